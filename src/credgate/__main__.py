@@ -1,0 +1,3 @@
+from credgate.cli.main import main
+
+main()

@@ -1,0 +1,61 @@
+"""Running the server under uvicorn, over TLS unless told it sits behind a TLS proxy."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from credgate.config import Settings
+from credgate.server.https import is_loopback
+from credgate.server.tls import ensure_dev_certificate
+
+logger = logging.getLogger("credgate.server")
+
+
+def tls_files(
+    settings: Settings, certfile: Path | None, keyfile: Path | None
+) -> tuple[Path, Path]:
+    if certfile is not None and keyfile is not None:
+        return certfile, keyfile
+    dev = ensure_dev_certificate(settings.tls_dir)
+    typer.echo(
+        f"Serving with a development certificate. Trust it with: curl --cacert {dev.ca_file}",
+        err=True,
+    )
+    return dev.cert_file, dev.key_file
+
+
+def serve_forever(
+    settings: Settings,
+    host: str,
+    port: int,
+    certfile: Path | None,
+    keyfile: Path | None,
+    workers: int,
+    plain_http: bool,
+) -> None:
+    ssl: dict[str, str] = {}
+    if plain_http:
+        if not is_loopback(host) and not settings.trusted_proxies:
+            logger.warning(
+                "server.plain_http_without_proxy",
+                extra={"host": host, "hint": "set CREDGATE_TRUSTED_PROXIES to the TLS proxy"},
+            )
+    else:
+        cert, key = tls_files(settings, certfile, keyfile)
+        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    uvicorn.run(
+        "credgate.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,  # credgate applies its own trusted-proxy list
+        server_header=False,
+        access_log=False,  # uvicorn's access log prints query strings, which may hold secrets
+        timeout_graceful_shutdown=10,
+        **ssl,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,79 @@
+"""Settings, read from ``CREDGATE_*`` environment variables; every default runs."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one credgate process."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDGATE_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".credgate"),
+        description="Where the SQLite database, the hashing key and the dev TLS files live.",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; defaults to SQLite in data_dir."
+    )
+    hash_key: str | None = Field(
+        default=None,
+        description="Server key for hashing secrets and tokens (hex, at least 32 bytes). "
+        "Generated into data_dir on first run when not set.",
+    )
+    issuer: str | None = Field(
+        default=None, description="Public base URL; defaults to the request's own origin."
+    )
+
+    default_token_ttl: int = Field(default=3600, ge=1)
+    renewal_overlap: float = Field(
+        default=5.0, ge=0, description="Seconds a renewed token keeps working after renewal."
+    )
+    renewal_max_age: int = Field(
+        default=86400, ge=1, description="Seconds a chain of renewals may run past Create Token."
+    )
+
+    scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["users:read", "users:write"],
+        description="Scopes clients may be granted (space- or comma-separated).",
+    )
+
+    allow_loopback_http: bool = Field(
+        default=True, description="Accept plain HTTP from 127.0.0.0/8 and ::1 (development)."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses allowed to set X-Forwarded-Proto and X-Forwarded-For.",
+    )
+    hsts_max_age: int = Field(default=31536000, ge=0)
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+
+    @field_validator("trusted_proxies", "scopes", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.replace(",", " ").split()
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'credgate.db'}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,64 @@
+"""Client authentication (RFC 6749 §2.3.1) against keyed hashes of the client's secrets."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import datetime
+
+from credgate.credentials import CredentialHasher, is_acceptable_secret
+from credgate.oauth2.errors import InvalidClient
+from credgate.oauth2.requests import ClientCredentials
+from credgate.storage import clients as client_store
+from credgate.storage.database import AsyncSession
+from credgate.storage.models import Client
+
+logger = logging.getLogger("credgate.oauth2")
+
+# Compared against when the client is unknown, so both refusals cost the same work.
+_DUMMY_HASH = "0" * 64
+
+
+async def authenticate_client(
+    session: AsyncSession,
+    hasher: CredentialHasher,
+    credentials: ClientCredentials,
+    now: datetime,
+) -> Client:
+    """Return the client whose usable secret matches, or raise ``InvalidClient``.
+
+    Unknown client, wrong secret, malformed secret and disabled client all give one answer,
+    and unknown client and wrong secret take the same work, so a prober learns nothing about
+    which client ids exist.
+    """
+    if not is_acceptable_secret(credentials.client_secret):
+        # A bad checksum is refused before any database read.
+        raise _failure(credentials, "malformed_secret")
+
+    presented_hash = hasher.hash(credentials.client_secret)
+    client = await client_store.find_client(session, credentials.client_id)
+    secrets = await client_store.find_usable_secrets(session, credentials.client_id, now)
+    stored_hashes = [secret.secret_hash for secret in secrets] or [_DUMMY_HASH]
+    matched = False
+    for stored in stored_hashes:
+        matched |= hmac.compare_digest(presented_hash, stored)
+
+    if client is None:
+        raise _failure(credentials, "unknown_client")
+    if not matched:
+        raise _failure(credentials, "wrong_secret")
+    if client.status != "active":
+        raise _failure(credentials, f"client_{client.status}")
+    return client
+
+
+def _failure(credentials: ClientCredentials, reason: str) -> InvalidClient:
+    logger.warning(
+        "client.auth_failed",
+        extra={
+            "client_id": credentials.client_id[:64],
+            "reason": reason,
+            "auth_method": credentials.method,
+        },
+    )
+    return InvalidClient("client authentication failed", used_basic=credentials.used_basic)

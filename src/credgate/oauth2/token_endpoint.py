@@ -1,0 +1,55 @@
+"""Create Token: ``POST /oauth/token`` with the client credentials grant (RFC 6749 §4.4)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from credgate.oauth2.client_auth import authenticate_client
+from credgate.oauth2.endpoints import no_store_json, runtime_of
+from credgate.oauth2.errors import InvalidRequest, UnsupportedGrantType
+from credgate.oauth2.openapi import TOKEN_ENDPOINT_DOC
+from credgate.oauth2.requests import OAuthRequest, extract_client_credentials, read_oauth_request
+from credgate.oauth2.scopes import grant_scope, parse_scope
+from credgate.oauth2.tokens import issue_token, log_issued
+from credgate.storage.models import utcnow
+
+router = APIRouter(tags=["OAuth 2.0"])
+
+CLIENT_CREDENTIALS = "client_credentials"
+
+
+def _grant_type(oauth: OAuthRequest) -> str:
+    grant_type = oauth.params.get("grant_type")
+    if grant_type is None and oauth.is_json:
+        return CLIENT_CREDENTIALS  # JSON callers may leave the only grant implicit.
+    if grant_type is None:
+        raise InvalidRequest("grant_type is required")
+    if grant_type != CLIENT_CREDENTIALS:
+        # RFC 6749 §4.4.3: no refresh token here, and no password grant either.
+        raise UnsupportedGrantType("only the client_credentials grant is supported")
+    return grant_type
+
+
+@router.post("/oauth/token", summary="Create Token", **TOKEN_ENDPOINT_DOC)
+async def create_token(request: Request) -> JSONResponse:
+    runtime = runtime_of(request)
+    oauth = await read_oauth_request(request, runtime.settings.max_body_bytes)
+    grant_type = _grant_type(oauth)
+    credentials = extract_client_credentials(request, oauth)
+
+    now = utcnow()
+    async with runtime.sessions.begin() as session:
+        client = await authenticate_client(session, runtime.hasher, credentials, now)
+        scopes = grant_scope(oauth.params.get("scope"), parse_scope(client.scope))
+        issued = await issue_token(
+            session,
+            runtime.hasher,
+            client,
+            scopes,
+            now,
+            max_age=runtime.settings.renewal_max_age,
+        )
+
+    log_issued(issued, grant_type)
+    return no_store_json(issued.response())

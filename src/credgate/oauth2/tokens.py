@@ -1,0 +1,202 @@
+"""Issuing, validating, renewing and revoking access tokens."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from credgate.credentials import CredentialHasher, generate_access_token, is_well_formed_token
+from credgate.oauth2.errors import InvalidGrant, InvalidToken
+from credgate.oauth2.scopes import format_scope, parse_scope
+from credgate.storage import tokens as token_store
+from credgate.storage.audit import record_event
+from credgate.storage.database import AsyncSession
+from credgate.storage.models import AccessToken, Client
+
+logger = logging.getLogger("credgate.oauth2")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token_id: str
+    token: str = field(repr=False)
+    client_id: str
+    scope: str
+    issued_at: datetime
+    expires_at: datetime
+
+    def response(self) -> dict[str, Any]:
+        """The Create Token answer: RFC 6749 §5.1 fields plus credgate's own."""
+        expires_at = math.floor(self.expires_at.timestamp())
+        expires_in = max(0, round((self.expires_at - self.issued_at).total_seconds()))
+        return {
+            "token_id": self.token_id,
+            "token": self.token,
+            "access_token": self.token,
+            "token_type": "Bearer",
+            "expires_at": expires_at,
+            "expires_in": expires_in,
+            "scope": self.scope,
+        }
+
+
+@dataclass(frozen=True)
+class ValidToken:
+    """A token that passed every check, with the client and account it speaks for."""
+
+    token_id: str
+    client_id: str
+    account_id: str
+    scopes: frozenset[str]
+    issued_at: datetime
+    expires_at: datetime
+    chain_started_at: datetime
+
+
+async def issue_token(
+    session: AsyncSession,
+    hasher: CredentialHasher,
+    client: Client,
+    scopes: frozenset[str],
+    now: datetime,
+    *,
+    max_age: int,
+    chain_started_at: datetime | None = None,
+    renewed_from: str | None = None,
+) -> IssuedToken:
+    """Create and store a token; the caller commits before answering (durable first)."""
+    chain_started_at = chain_started_at or now
+    expires_at = min(
+        now + timedelta(seconds=client.token_ttl),
+        chain_started_at + timedelta(seconds=max_age),
+    )
+    value = generate_access_token()
+    row = AccessToken(
+        token_hash=hasher.hash(value),
+        client_id=client.client_id,
+        account_id=client.account_id,
+        scope=format_scope(scopes),
+        issued_at=now,
+        expires_at=expires_at,
+        chain_started_at=chain_started_at,
+        renewed_from=renewed_from,
+    )
+    await token_store.save_token(session, row)
+    return IssuedToken(row.token_id, value, client.client_id, row.scope, now, expires_at)
+
+
+def log_issued(issued: IssuedToken, grant: str) -> None:
+    logger.info(
+        "token.issued",
+        extra={
+            "client_id": issued.client_id,
+            "token_id": issued.token_id,
+            "scope": issued.scope,
+            "grant": grant,
+            "expires_at": math.floor(issued.expires_at.timestamp()),
+        },
+    )
+
+
+async def validate_access_token(
+    session: AsyncSession, hasher: CredentialHasher, value: str, now: datetime
+) -> ValidToken:
+    """The token's facts if it is live, else ``InvalidToken`` (RFC 6750 §3.1).
+
+    A value without credgate's shape or checksum is refused before any database read.
+    """
+    if not is_well_formed_token(value):
+        raise InvalidToken("the access token is malformed")
+    found = await token_store.find_token_by_hash(session, hasher.hash(value))
+    if found is None:
+        raise InvalidToken("the access token is not recognised")
+    token, client = found
+    if token.revoked_at is not None:
+        raise InvalidToken("the access token was revoked")
+    if token.expires_at <= now:
+        raise InvalidToken("the access token expired")
+    if client.status != "active":
+        raise InvalidToken("the client of the access token is not active")
+    return ValidToken(
+        token_id=token.token_id,
+        client_id=token.client_id,
+        account_id=token.account_id,
+        scopes=parse_scope(token.scope),
+        issued_at=token.issued_at,
+        expires_at=token.expires_at,
+        chain_started_at=token.chain_started_at,
+    )
+
+
+async def renew_token(
+    session: AsyncSession,
+    hasher: CredentialHasher,
+    current: ValidToken,
+    client: Client,
+    now: datetime,
+    *,
+    overlap: float,
+    max_age: int,
+) -> IssuedToken:
+    """Exchange a live token for a fresh one; the old one ends after ``overlap`` seconds."""
+    chain_deadline = current.chain_started_at + timedelta(seconds=max_age)
+    if chain_deadline <= current.expires_at or chain_deadline <= now:
+        raise InvalidGrant(
+            "the token reached its maximum renewal age: request a new token with the secret"
+        )
+
+    ends_at = min(current.expires_at, now + timedelta(seconds=overlap))
+    if not await token_store.mark_replaced(session, current.token_id, now, ends_at):
+        raise InvalidGrant("the token was already renewed")
+    return await issue_token(
+        session,
+        hasher,
+        client,
+        current.scopes,
+        now,
+        max_age=max_age,
+        chain_started_at=current.chain_started_at,
+        renewed_from=current.token_id,
+    )
+
+
+def describe_token(token: AccessToken | ValidToken) -> dict[str, Any]:
+    """What a client may read about its own token: never the token value."""
+    scope = token.scope if isinstance(token, AccessToken) else format_scope(token.scopes)
+    return {
+        "token_id": token.token_id,
+        "client_id": token.client_id,
+        "scope": scope,
+        "issued_at": math.floor(token.issued_at.timestamp()),
+        "expires_at": math.floor(token.expires_at.timestamp()),
+    }
+
+
+async def revoke_token(
+    session: AsyncSession,
+    token: AccessToken | ValidToken,
+    now: datetime,
+    *,
+    actor: str,
+    source_address: str | None = None,
+) -> bool:
+    """Revoke one token, audit it and log it; False when it was already revoked."""
+    if not await token_store.revoke_token(session, token.token_id, now):
+        return False
+    await record_event(
+        session,
+        actor=actor,
+        action="token.revoked",
+        account_id=token.account_id,
+        client_id=token.client_id,
+        target=token.token_id,
+        source_address=source_address,
+    )
+    logger.info(
+        "token.revoked",
+        extra={"client_id": token.client_id, "token_id": token.token_id, "actor": actor},
+    )
+    return True

@@ -1,0 +1,108 @@
+"""The sample protected API: an account's own users, behind ``users:read`` / ``users:write``.
+
+Every query is scoped to the account of the bearer token, so another account's user looks
+exactly like one that does not exist: 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import JSONResponse
+
+from credgate.oauth2.endpoints import runtime_of
+from credgate.oauth2.errors import NotFound, OAuth2Error
+from credgate.oauth2.openapi import ERROR_RESPONSE
+from credgate.oauth2.tokens import ValidToken
+from credgate.resource.guard import require_scopes
+from credgate.storage import users as user_store
+from credgate.storage.models import User
+
+router = APIRouter(
+    prefix="/api/users",
+    tags=["Sample API"],
+    responses={
+        401: ERROR_RESPONSE("invalid_token, with a Bearer challenge."),
+        403: ERROR_RESPONSE("insufficient_scope, with a Bearer challenge."),
+    },
+)
+
+ReadToken = Annotated[ValidToken, Depends(require_scopes("users:read"))]
+WriteToken = Annotated[ValidToken, Depends(require_scopes("users:write"))]
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+    limit: int
+    offset: int
+
+
+class Conflict(OAuth2Error):
+    error = "conflict"
+    status_code = 409
+
+
+@router.get("", summary="List the account's users")
+async def list_users(
+    request: Request,
+    token: ReadToken,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UserList:
+    async with runtime_of(request).sessions() as session:
+        users = await user_store.list_users(session, token.account_id, limit, offset)
+    return UserList(users=[UserOut.of(user) for user in users], limit=limit, offset=offset)
+
+
+@router.post(
+    "",
+    summary="Create a user",
+    status_code=201,
+    responses={409: ERROR_RESPONSE("A user with this email exists in the account.")},
+)
+async def create_user(request: Request, token: WriteToken, body: UserIn) -> JSONResponse:
+    email = body.email.lower()
+    try:
+        async with runtime_of(request).sessions.begin() as session:
+            if await user_store.find_user_by_email(session, token.account_id, email):
+                raise Conflict("a user with this email already exists")
+            user = await user_store.save_user(session, token.account_id, email, body.name)
+    except IntegrityError:
+        raise Conflict("a user with this email already exists") from None
+    payload = UserOut.of(user).model_dump(mode="json")
+    return JSONResponse(payload, status_code=201, headers={"Location": f"/api/users/{user.id}"})
+
+
+@router.get(
+    "/{user_id}",
+    summary="Get a user",
+    responses={404: ERROR_RESPONSE("No such user in the token's account.")},
+)
+async def get_user(request: Request, token: ReadToken, user_id: str) -> UserOut:
+    async with runtime_of(request).sessions() as session:
+        user = await user_store.find_user(session, token.account_id, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return UserOut.of(user)

@@ -1,0 +1,62 @@
+"""What one credgate process holds: its settings, database engine and hashing key."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from credgate.config import Settings
+from credgate.credentials import CredentialHasher
+from credgate.storage.database import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_engine,
+    create_sessionmaker,
+)
+
+_KEY_FILE = "hash.key"
+
+
+def load_hash_key(settings: Settings) -> bytes:
+    """The server key for hashing secrets and tokens, created on first run when not set.
+
+    Losing or changing this key invalidates every stored secret and token, so it is written
+    once, readable by its owner only, and never printed.
+    """
+    if settings.hash_key:
+        return bytes.fromhex(settings.hash_key)
+    path = settings.data_dir / _KEY_FILE
+    if not path.exists():
+        _write_private_file(path, secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _write_private_file(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    hasher: CredentialHasher = field(repr=False)
+
+    @classmethod
+    def start(cls, settings: Settings) -> Runtime:
+        engine = create_engine(settings.resolved_database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            hasher=CredentialHasher(load_hash_key(settings)),
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,80 @@
+"""The ASGI application: OAuth endpoints, the sample API, and the HTTPS rules around them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from credgate import __version__
+from credgate.config import Settings
+from credgate.logs import configure_logging
+from credgate.oauth2 import metadata, revocation, token_endpoint, token_lifecycle
+from credgate.resource import users_api
+from credgate.runtime import Runtime
+from credgate.server.errors import install_error_handlers
+from credgate.server.https import HttpsOnlyMiddleware
+
+logger = logging.getLogger("credgate.server")
+
+DESCRIPTION = """\
+Credgate is an OAuth 2.0 authorization server for the client credentials grant.
+Trade a client id and secret for a token at `POST /oauth/token`, then call the API with
+`Authorization: Bearer <token>`.
+"""
+
+
+def create_fastapi_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.start(settings)
+        app.state.runtime = runtime
+        logger.info("server.started", extra={"version": __version__})
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="credgate",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    for router in (
+        token_endpoint.router,
+        revocation.router,
+        token_lifecycle.router,
+        metadata.router,
+        users_api.router,
+    ):
+        app.include_router(router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["Operations"])
+    return app
+
+
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """The full application as served: FastAPI inside the HTTPS and proxy-header layers."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app: ASGIApp = HttpsOnlyMiddleware(
+        create_fastapi_app(settings),
+        allow_loopback_http=settings.allow_loopback_http,
+        hsts_max_age=settings.hsts_max_age,
+    )
+    if settings.trusted_proxies:
+        # Only these addresses may speak for the client's scheme and address.
+        app = ProxyHeadersMiddleware(app, trusted_hosts=settings.trusted_proxies)  # type: ignore[arg-type,assignment]
+    return app

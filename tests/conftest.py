@@ -1,0 +1,186 @@
+"""Fixtures: a real credgate server over HTTPS on a free port, and helpers to seed it.
+
+The server runs as its own process with its own data directory, exactly as ``credgate serve``
+runs for users. Tests seed accounts and clients through the same management functions the CLI
+uses, against the same database, and talk to the server with real HTTP clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from credgate import management
+from credgate.config import Settings
+from credgate.runtime import Runtime
+from credgate.server.tls import ensure_dev_certificate
+from credgate.storage.migrate import upgrade
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Seeded:
+    client_id: str
+    client_secret: str = field(repr=False)
+    account: str
+
+
+@dataclass
+class LiveServer:
+    """A running ``credgate serve`` and what tests need to reach and seed it."""
+
+    base_url: str
+    ca_file: Path
+    data_dir: Path
+    log_file: Path
+    env: dict[str, str]
+    settings: Settings
+    issued_secrets: list[str] = field(default_factory=list, repr=False)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, verify=str(self.ca_file), timeout=10)
+
+    def run(self, coroutine_factory):  # type: ignore[no-untyped-def]
+        async def main():  # type: ignore[no-untyped-def]
+            runtime = Runtime.start(self.settings)
+            try:
+                return await coroutine_factory(runtime)
+            finally:
+                await runtime.close()
+
+        return asyncio.run(main())
+
+    def account(self, name: str | None = None) -> str:
+        name = name or f"acct-{uuid.uuid4().hex[:8]}"
+        self.run(lambda rt: management.create_account(rt, name, actor="test"))
+        return name
+
+    def client(
+        self,
+        scope: str = "users:read users:write",
+        token_ttl: int | None = None,
+        account: str | None = None,
+        imported_secret: str | None = None,
+    ) -> Seeded:
+        account = account or self.account()
+        new = self.run(
+            lambda rt: management.create_client(
+                rt,
+                account_name=account,
+                name="test client",
+                scope=scope,
+                token_ttl=token_ttl,
+                imported_secret=imported_secret,
+                actor="test",
+            )
+        )
+        self.issued_secrets.append(new.client_secret)
+        return Seeded(new.client.client_id, new.client_secret, account)
+
+    def user(self, account: str, email: str | None = None, name: str = "Grace Hopper") -> str:
+        email = email or f"{uuid.uuid4().hex[:8]}@example.com"
+        user = self.run(lambda rt: management.create_user(rt, account, email, name))
+        return str(user.id)
+
+    def token(self, seeded: Seeded, **data: str) -> dict:  # type: ignore[type-arg]
+        with self.http() as http:
+            response = http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", **data},
+                auth=(seeded.client_id, seeded.client_secret),
+            )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+def start_server(
+    tmp: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], LiveServer]:
+    data_dir = tmp / "data"
+    port = free_port()
+    env = {
+        **os.environ,
+        "CREDGATE_DATA_DIR": str(data_dir),
+        "CREDGATE_LOG_LEVEL": "DEBUG",
+        "CREDGATE_RENEWAL_OVERLAP": "1",
+        **(extra_env or {}),
+    }
+    database_url = os.environ.get("CREDGATE_TEST_DATABASE_URL")
+    if database_url:
+        env["CREDGATE_DATABASE_URL"] = database_url
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        renewal_overlap=float(env["CREDGATE_RENEWAL_OVERLAP"]),
+    )
+    upgrade(settings.resolved_database_url)
+    ca_file = ensure_dev_certificate(settings.tls_dir).ca_file
+    log_file = tmp / "server.log"
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "credgate", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(f"https://127.0.0.1:{port}", ca_file, data_dir, log_file, env, settings)
+    _wait_for(server, process)
+    return process, server
+
+
+def _wait_for(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    with server.http() as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(server.log_file.read_text())
+            try:
+                if http.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The shared server for most end-to-end tests."""
+    process, live = start_server(tmp_path_factory.mktemp("server"))
+    yield live
+    stop_server(process)
+
+
+@pytest.fixture()
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.http() as client:
+        yield client
+
+
+@pytest.fixture()
+def client(server: LiveServer) -> Seeded:
+    """A fresh client with both user scopes, in an account of its own."""
+    return server.client()
