@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -54,7 +55,11 @@ class LiveServer:
     issued_secrets: list[str] = field(default_factory=list, repr=False)
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, verify=str(self.ca_file), timeout=10)
+        return httpx.Client(
+            base_url=self.base_url,
+            verify=ssl.create_default_context(cafile=self.ca_file),
+            timeout=10,
+        )
 
     def run(self, coroutine_factory):  # type: ignore[no-untyped-def]
         async def main():  # type: ignore[no-untyped-def]

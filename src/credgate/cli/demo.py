@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -136,7 +137,9 @@ def run_demo(port: int) -> int:
         )
         base_url = f"https://127.0.0.1:{port}"
         try:
-            with httpx.Client(base_url=base_url, verify=str(ca_file), timeout=10) as client:
+            with httpx.Client(
+                base_url=base_url, verify=ssl.create_default_context(cafile=ca_file), timeout=10
+            ) as client:
                 _wait_until_up(client, server)
                 _ok("server is up (TLS with the development certificate)")
                 _walk(client, client_id, secret, user_id)

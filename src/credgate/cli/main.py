@@ -18,7 +18,9 @@ from credgate.cli.common import (
     timestamp,
 )
 from credgate.cli.demo import run_demo
+from credgate.cli.quickstart import create_quickstart_client, quickstart_banner
 from credgate.cli.serve import serve_forever
+from credgate.server.tls import ensure_dev_certificate
 from credgate.storage.models import AccessToken, Client
 
 app = typer.Typer(
@@ -71,6 +73,21 @@ def demo(
 ) -> None:
     """Start a throwaway server and walk the whole flow with real HTTPS calls."""
     raise typer.Exit(code=run_demo(port))
+
+
+@app.command()
+def quickstart(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8443, help="Port to listen on."),
+) -> None:
+    """Set up a 'demo' account with a new client and a user, print them, and serve."""
+    settings = load_settings()
+    prepare_database(settings)
+    setup = run_with_runtime(create_quickstart_client)
+    base_url = f"https://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    ca_file = ensure_dev_certificate(settings.tls_dir).ca_file
+    typer.echo(quickstart_banner(setup, base_url, ca_file))
+    serve_forever(settings, host, port, None, None, 1, plain_http=False)
 
 
 @accounts.command("create")

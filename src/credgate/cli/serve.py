@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from credgate.config import Settings
+from credgate.logs import logging_config
 from credgate.server.https import is_loopback
 from credgate.server.tls import ensure_dev_certificate
 
@@ -57,5 +58,6 @@ def serve_forever(
         server_header=False,
         access_log=False,  # uvicorn's access log prints query strings, which may hold secrets
         timeout_graceful_shutdown=10,
+        log_config=logging_config(settings.log_level, settings.log_format),
         **ssl,  # type: ignore[arg-type]
     )

@@ -1,0 +1,13 @@
+.PHONY: run test lint demo
+
+run:  ## install into .venv and start the server with a ready client
+	./scripts/quickstart
+
+test:  ## lint, type-check and run the test suite
+	./scripts/test
+
+lint:
+	.venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests && .venv/bin/mypy
+
+demo:
+	.venv/bin/credgate demo

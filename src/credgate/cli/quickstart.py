@@ -1,0 +1,54 @@
+"""``credgate quickstart``: everything a first-time user needs to make a bearer call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from credgate import management
+from credgate.runtime import Runtime
+from credgate.storage import accounts as account_store
+from credgate.storage import users as user_store
+
+ACCOUNT = "demo"
+USER_EMAIL = "ada@example.com"
+
+
+@dataclass(frozen=True)
+class QuickstartSetup:
+    client_id: str
+    client_secret: str = field(repr=False)
+    user_id: str
+
+
+async def create_quickstart_client(runtime: Runtime) -> QuickstartSetup:
+    """Make sure the demo account and its sample user exist; give it a brand-new client."""
+    async with runtime.sessions() as session:
+        account = await account_store.find_account_by_name(session, ACCOUNT)
+    if account is None:
+        account = await management.create_account(runtime, ACCOUNT, actor="quickstart")
+    async with runtime.sessions() as session:
+        user = await user_store.find_user_by_email(session, account.id, USER_EMAIL)
+    if user is None:
+        user = await management.create_user(runtime, ACCOUNT, USER_EMAIL, "Ada Lovelace")
+    new = await management.create_client(
+        runtime,
+        account_name=ACCOUNT,
+        name="quickstart",
+        scope="users:read users:write",
+        actor="quickstart",
+    )
+    return QuickstartSetup(new.client.client_id, new.client_secret, user.id)
+
+
+def quickstart_banner(setup: QuickstartSetup, base_url: str, ca_file: Path) -> str:
+    return f"""
+A client was created in account '{ACCOUNT}'. The secret is shown only this once.
+Paste these lines into another shell to follow the README walk-through:
+
+export CREDGATE_URL={base_url}
+export CREDGATE_CA={ca_file.resolve()}
+export CLIENT_ID={setup.client_id}
+export CLIENT_SECRET={setup.client_secret}
+export USER_ID={setup.user_id}
+"""
