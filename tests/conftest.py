@@ -43,6 +43,22 @@ class Seeded:
 
 
 @dataclass
+class Issued:
+    """Every client secret and token value handed out this session, on any server.
+
+    ``test_secrets_at_rest`` runs last and checks that none of them rests in clear text in a
+    database or a server log.
+    """
+
+    secrets: list[str] = field(default_factory=list, repr=False)
+    tokens: list[str] = field(default_factory=list, repr=False)
+    servers: list[LiveServer] = field(default_factory=list, repr=False)
+
+
+ISSUED = Issued()
+
+
+@dataclass
 class LiveServer:
     """A running ``credgate serve`` and what tests need to reach and seed it."""
 
@@ -60,6 +76,16 @@ class LiveServer:
             verify=ssl.create_default_context(cafile=self.ca_file),
             timeout=10,
         )
+
+    def remember_secret(self, value: str) -> str:
+        """Record a secret a test got other than through ``client()``."""
+        ISSUED.secrets.append(value)
+        return value
+
+    def remember_token(self, value: str) -> str:
+        """Record a token value a test got other than through ``token()``."""
+        ISSUED.tokens.append(value)
+        return value
 
     def run(self, coroutine_factory):  # type: ignore[no-untyped-def]
         async def main():  # type: ignore[no-untyped-def]
@@ -96,6 +122,7 @@ class LiveServer:
             )
         )
         self.issued_secrets.append(new.client_secret)
+        self.remember_secret(new.client_secret)
         return Seeded(new.client.client_id, new.client_secret, account)
 
     def user(self, account: str, email: str | None = None, name: str = "Grace Hopper") -> str:
@@ -111,6 +138,7 @@ class LiveServer:
                 auth=(seeded.client_id, seeded.client_secret),
             )
         assert response.status_code == 200, response.text
+        self.remember_token(response.json()["access_token"])
         return response.json()  # type: ignore[no-any-return]
 
 
@@ -145,6 +173,7 @@ def start_server(
             stderr=subprocess.STDOUT,
         )
     server = LiveServer(f"https://127.0.0.1:{port}", ca_file, data_dir, log_file, env, settings)
+    ISSUED.servers.append(server)
     _wait_for(server, process)
     return process, server
 
@@ -169,6 +198,16 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``last`` run after every other, so they see the whole session's work."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+@pytest.fixture(scope="session")
+def issued() -> Issued:
+    return ISSUED
 
 
 @pytest.fixture(scope="session")

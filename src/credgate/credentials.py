@@ -66,6 +66,15 @@ def generate_client_id() -> str:
     return f"{CLIENT_ID_PREFIX}_{_random_base62(_CLIENT_ID_LENGTH)}"
 
 
+def looks_like_client_id(value: str) -> bool:
+    """True when ``value`` has the shape of an id from ``generate_client_id``."""
+    head = CLIENT_ID_PREFIX + "_"
+    rest = value[len(head) :]
+    return (
+        value.startswith(head) and len(rest) == _CLIENT_ID_LENGTH and _BASE62_SET.issuperset(rest)
+    )
+
+
 def generate_client_secret() -> str:
     return _generate(SECRET_PREFIX)
 

@@ -100,7 +100,7 @@ async def create_client(
     imported_secret: str | None = None,
     actor: str,
 ) -> NewSecret:
-    ttl = token_ttl or runtime.settings.default_token_ttl
+    ttl = runtime.settings.default_token_ttl if token_ttl is None else token_ttl
     if not 1 <= ttl <= MAX_TOKEN_TTL:
         raise ManagementError(f"the token lifetime must be 1 to {MAX_TOKEN_TTL} seconds")
     if not name.strip() or len(name) > 200:

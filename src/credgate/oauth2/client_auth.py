@@ -6,7 +6,7 @@ import hmac
 import logging
 from datetime import datetime
 
-from credgate.credentials import CredentialHasher, is_acceptable_secret
+from credgate.credentials import CredentialHasher, is_acceptable_secret, looks_like_client_id
 from credgate.oauth2.errors import InvalidClient
 from credgate.oauth2.requests import ClientCredentials
 from credgate.storage import clients as client_store
@@ -53,10 +53,12 @@ async def authenticate_client(
 
 
 def _failure(credentials: ClientCredentials, reason: str) -> InvalidClient:
+    # A value without a client id's shape may be a secret sent in the wrong field: not logged.
+    client_id = credentials.client_id
     logger.warning(
         "client.auth_failed",
         extra={
-            "client_id": credentials.client_id[:64],
+            "client_id": client_id if looks_like_client_id(client_id) else None,
             "reason": reason,
             "auth_method": credentials.method,
         },

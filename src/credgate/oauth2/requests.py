@@ -109,8 +109,19 @@ def _parse_json(body: bytes) -> dict[str, str]:
             continue
         if not isinstance(value, str):
             raise InvalidRequest(f"a JSON value must be a string: {_safe_name(name)}")
+        if not _is_utf8(name) or not _is_utf8(value):
+            # "\ud800" escapes decode to lone surrogates, which no later step can encode.
+            raise InvalidRequest("the JSON body holds an unpaired surrogate escape")
         params[name] = value
     return params
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def read_oauth_request(request: Request, limit: int) -> OAuthRequest:
@@ -135,14 +146,21 @@ def parse_basic_credentials(header: str) -> tuple[str, str]:
     client_id, colon, client_secret = decoded.partition(":")
     if not colon:
         raise InvalidRequest("the Basic authorization header is malformed")
-    return unquote_plus(client_id, errors="strict"), unquote_plus(client_secret, errors="strict")
+    try:
+        client_id = unquote_plus(client_id, errors="strict")
+        client_secret = unquote_plus(client_secret, errors="strict")
+    except UnicodeDecodeError:  # a percent-escape that is not UTF-8
+        raise InvalidRequest("the Basic authorization header is malformed") from None
+    return client_id, client_secret
 
 
 def _authorization_scheme(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization")
-    if header is None:
+    headers = request.headers.getlist("authorization")
+    if not headers:
         return None
-    scheme, _, value = header.strip().partition(" ")
+    if len(headers) > 1:
+        raise InvalidRequest("more than one Authorization header")
+    scheme, _, value = headers[0].strip().partition(" ")
     return scheme.lower(), value
 
 

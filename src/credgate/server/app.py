@@ -76,5 +76,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     if settings.trusted_proxies:
         # Only these addresses may speak for the client's scheme and address.
-        app = ProxyHeadersMiddleware(app, trusted_hosts=settings.trusted_proxies)  # type: ignore[arg-type,assignment]
+        trusted = settings.trusted_proxies
+        proxied = ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type]
+        app = proxied  # type: ignore[assignment]
     return app
