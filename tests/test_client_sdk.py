@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import os
+import re
+import subprocess
+import sys
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -24,6 +33,8 @@ from credgate.client import (
     RetryPolicy,
     ServerUnavailable,
 )
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture()
@@ -402,3 +413,102 @@ def test_renewal_margin_defaults_to_30_s_or_10_percent_and_at_most_half_the_life
     assert short.renew_at(margin=0.5) == 10_000 - 0.5
     assert not hour.needs_renewal(now=10_000 - 361)
     assert hour.needs_renewal(now=10_000 - 360)
+
+
+class _Maintenance(BaseHTTPRequestHandler):
+    """What a load balancer in front of a token endpoint answers during maintenance."""
+
+    hits: ClassVar[list[float]] = []
+
+    def do_POST(self) -> None:
+        self.hits.append(time.monotonic())
+        self.send_response(503)
+        self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_503_with_retry_after_is_retried_after_that_delay_then_server_unavailable(
+    client: Seeded,
+) -> None:
+    balancer = ThreadingHTTPServer(("127.0.0.1", 0), _Maintenance)
+    threading.Thread(target=balancer.serve_forever, daemon=True).start()
+    auth = ClientCredentialsAuth(
+        token_url=f"http://127.0.0.1:{balancer.server_port}/oauth/token",
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        retry=RetryPolicy(attempts=3, backoff=0.01),
+    )
+
+    try:
+        with pytest.raises(ServerUnavailable) as raised:
+            auth.get_token()
+    finally:
+        balancer.shutdown()
+        balancer.server_close()
+
+    hits = _Maintenance.hits
+    assert len(hits) == 3
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(hits))
+    assert raised.value.retry_after == 1
+    assert "HTTP 503" in str(raised.value)
+
+
+def test_tasks_of_several_event_loops_share_one_token_request(server: LiveServer) -> None:
+    seeded = server.client()
+    user = server.user(seeded.account)
+    auth = sdk_auth(server, seeded)
+    statuses: list[int] = []
+
+    async def loop_main() -> None:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, verify=ca_context(server), auth=auth
+        ) as api:
+            answers = await asyncio.gather(*(api.get(f"/api/users/{user}") for _ in range(10)))
+        statuses.extend(answer.status_code for answer in answers)
+
+    loops = [threading.Thread(target=asyncio.run, args=(loop_main(),)) for _ in range(4)]
+    for thread in loops:
+        thread.start()
+    for thread in loops:
+        thread.join()
+
+    assert statuses == [200] * 40
+    assert len(log_events(server, "token.issued", seeded.client_id)) == 1
+    server.remember_token(auth.get_token().value)
+
+
+def test_readme_sdk_example_runs_as_written(server: LiveServer, client: Seeded) -> None:
+    section = README.read_text().split("## Calling the API with the Python SDK", 1)[1]
+    shell = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    program = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert shell and program
+    user_id = server.user(client.account, email="sdk-readme@example.com")
+    env = {
+        **os.environ,
+        "CREDGATE_URL": server.base_url,
+        "CREDGATE_CA": str(server.ca_file),
+        "CLIENT_ID": client.client_id,
+        "CLIENT_SECRET": client.client_secret,
+        "USER_ID": user_id,
+        "CREDGATE_CLIENT_CONFIG": os.devnull,
+        "PYTHON": sys.executable,
+    }
+    script = shell.group(1) + "\"$PYTHON\" - <<'PY'\n" + program.group(1) + "PY\n"
+
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "sdk-readme@example.com" in result.stdout
+    assert result.stdout.strip().endswith("200")
+    assert len(log_events(server, "token.issued", client.client_id)) == 1
