@@ -512,3 +512,43 @@ def test_readme_sdk_example_runs_as_written(server: LiveServer, client: Seeded) 
     assert "sdk-readme@example.com" in result.stdout
     assert result.stdout.strip().endswith("200")
     assert len(log_events(server, "token.issued", client.client_id)) == 1
+
+
+def test_arguments_to_from_env_win_over_the_environment(
+    server: LiveServer, client: Seeded
+) -> None:
+    environ = {
+        "CREDGATE_TOKEN_URL": "https://wrong.example.com/oauth/token",
+        "CREDGATE_CLIENT_ID": client.client_id,
+        "CREDGATE_CLIENT_SECRET": client.client_secret,
+        "CREDGATE_SCOPE": "users:write",
+        "CREDGATE_CLIENT_CONFIG": os.devnull,
+    }
+
+    auth = ClientCredentialsAuth.from_env(
+        environ=environ,
+        token_url=f"{server.base_url}/oauth/token",
+        scope="users:read",
+        verify=str(server.ca_file),
+    )
+
+    token = auth.get_token()
+    server.remember_token(token.value)
+    assert token.scope == "users:read"
+
+
+def test_secret_provider_returning_something_else_is_refused_without_a_token_request(
+    server: LiveServer, client: Seeded
+) -> None:
+    auth = ClientCredentialsAuth.from_secret_provider(
+        lambda: (client.client_id, client.client_secret),  # type: ignore[arg-type,return-value]
+        token_url=f"{server.base_url}/oauth/token",
+        verify=str(server.ca_file),
+    )
+
+    with pytest.raises(CredgateClientError, match="must return Credentials") as raised:
+        auth.get_token()
+
+    assert client.client_secret not in str(raised.value)
+    assert log_events(server, "client.auth_failed", client.client_id) == []
+    assert log_events(server, "token.issued", client.client_id) == []

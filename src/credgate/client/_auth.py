@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from credgate.client._cache import TokenCache, cache_key
-from credgate.client._errors import InvalidCredentials, MissingSetting
+from credgate.client._errors import CredgateClientError, InvalidCredentials, MissingSetting
 from credgate.client._settings import (
     Credentials,
     SecretProvider,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("credgate.client")
 
 # RFC 6750 §3: the challenge of a refused token names the error.
+_SETTING_ARGUMENTS = ("token_url", "issuer", "client_id", "client_secret", "scope")
 _INVALID_TOKEN = re.compile(r'\berror\s*=\s*"?invalid_token"?', re.IGNORECASE)
 
 
@@ -142,7 +143,8 @@ class ClientCredentialsAuth(httpx.Auth):
         ```
         """
         path = Path(config_path) if config_path is not None else None
-        found, where = resolve_settings({}, environ, path, profile)
+        arguments = {name: options.pop(name, None) for name in _SETTING_ARGUMENTS}
+        found, where = resolve_settings(arguments, environ, path, profile)
         if "token_url" not in found and "issuer" not in found:
             raise MissingSetting("CREDGATE_TOKEN_URL", where + " (or CREDGATE_ISSUER)")
         if "secret_provider" not in options:
@@ -198,8 +200,6 @@ class ClientCredentialsAuth(httpx.Auth):
         auth = ClientCredentialsAuth.from_secret_provider(from_vault, scope="users:read")
         ```
         """
-        if options.get("token_url") or options.get("issuer"):
-            return cls(secret_provider=provider, **options)
         return cls.from_env(secret_provider=provider, **options)
 
     @classmethod
@@ -297,7 +297,7 @@ class ClientCredentialsAuth(httpx.Auth):
 
     def _current_credentials(self) -> Credentials:
         if self._credentials is None and self._secret_provider is not None:
-            self._credentials = self._secret_provider()
+            self._credentials = _provided(self._secret_provider)
         if self._credentials is None:
             raise MissingSetting("client_secret", "argument or secret_provider")
         return self._credentials
@@ -312,7 +312,7 @@ class ClientCredentialsAuth(httpx.Auth):
         except InvalidCredentials:
             if self._secret_provider is None:
                 raise
-            rotated = self._secret_provider()
+            rotated = _provided(self._secret_provider)
             self._credentials = rotated
             if rotated == credentials:
                 raise
@@ -410,6 +410,15 @@ class ClientCredentialsAuth(httpx.Auth):
             return retried
 
         return retry_once
+
+
+def _provided(provider: SecretProvider) -> Credentials:
+    credentials = provider()
+    if not isinstance(credentials, Credentials) or not (
+        credentials.client_id and credentials.client_secret
+    ):
+        raise CredgateClientError("the secret provider must return Credentials with both values")
+    return credentials
 
 
 def _scope_string(scope: str | Iterable[str] | None) -> str | None:
