@@ -7,6 +7,7 @@ import itertools
 import logging
 import os
 import re
+import ssl
 import subprocess
 import sys
 import threading
@@ -552,3 +553,85 @@ def test_secret_provider_returning_something_else_is_refused_without_a_token_req
     assert client.client_secret not in str(raised.value)
     assert log_events(server, "client.auth_failed", client.client_id) == []
     assert log_events(server, "token.issued", client.client_id) == []
+
+
+def test_expiry_is_measured_from_local_receipt_so_clock_skew_does_not_matter() -> None:
+    from credgate.client import Token
+
+    received_at = 1_000_000.0
+    body = {
+        "access_token": "cgt_x",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "expires_at": 1,  # a server clock far behind, or far ahead: not used
+    }
+
+    token = Token.from_response(body, received_at=received_at)
+
+    assert token.expires_at == received_at + 3600
+    assert not token.needs_renewal(now=received_at + 3000)
+    assert token.needs_renewal(now=received_at + 3240)
+
+
+class _FirstUnavailable(BaseHTTPRequestHandler):
+    """A proxy in front of the token endpoint that answers 503 once, then forwards."""
+
+    upstream: ClassVar[str] = ""
+    ca_file: ClassVar[str] = ""
+    hits: ClassVar[list[int]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.hits.append(1)
+        if len(self.hits) == 1:
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        with httpx.Client(verify=ssl.create_default_context(cafile=self.ca_file)) as http:
+            answer = http.post(self.upstream, content=body, headers=headers)
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_token_endpoint_back_after_a_503_gives_the_token_on_the_retry(
+    server: LiveServer, client: Seeded
+) -> None:
+    _FirstUnavailable.upstream = f"{server.base_url}/oauth/token"
+    _FirstUnavailable.ca_file = str(server.ca_file)
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _FirstUnavailable)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    auth = ClientCredentialsAuth(
+        token_url=f"http://127.0.0.1:{proxy.server_port}/oauth/token",
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+    )
+
+    try:
+        token = auth.get_token()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+    server.remember_token(token.value)
+    assert len(_FirstUnavailable.hits) == 2
+    assert [
+        event["token_id"] for event in log_events(server, "token.issued", client.client_id)
+    ] == [token.token_id]
+
+
+@pytest.mark.parametrize(
+    "token_url",
+    ["http://auth.example.com/oauth/token", "ftp://127.0.0.1/oauth/token", "https:///token"],
+)
+def test_token_url_that_would_send_the_secret_in_clear_text_is_refused(token_url: str) -> None:
+    with pytest.raises(CredgateClientError, match="https://"):
+        ClientCredentialsAuth(token_url=token_url, client_id="cgc_x", client_secret="cgs_y")

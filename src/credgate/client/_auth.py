@@ -33,6 +33,7 @@ from credgate.client._settings import (
     require,
     resolve_settings,
     ssl_context,
+    validate_https,
 )
 from credgate.client._token import Token
 from credgate.client._token_request import RetryPolicy, request_token
@@ -48,7 +49,12 @@ _INVALID_TOKEN = re.compile(r'\berror\s*=\s*"?invalid_token"?', re.IGNORECASE)
 
 
 def is_invalid_token(status_code: int, challenge: str | None) -> bool:
-    """Whether an API answer says the bearer token itself is bad (RFC 6750 §3.1)."""
+    """Whether an API answer says the bearer token itself is bad (RFC 6750 §3.1).
+
+    ```python
+    is_invalid_token(401, 'Bearer realm="credgate", error="invalid_token"')  # True
+    ```
+    """
     return status_code == 401 and bool(challenge) and bool(_INVALID_TOKEN.search(challenge or ""))
 
 
@@ -104,8 +110,8 @@ class ClientCredentialsAuth(httpx.Auth):
             Credentials(client_id, client_secret) if client_id and client_secret else None
         )
         self._secret_provider = secret_provider
-        self._token_url = token_url
-        self._issuer = issuer
+        self._token_url = validate_https(token_url, "token_url") if token_url else None
+        self._issuer = validate_https(issuer, "issuer") if issuer else None
         self.scope = _scope_string(scope)
         self._verify = ssl_context(verify)
         self._cache = cache
@@ -339,6 +345,7 @@ class ClientCredentialsAuth(httpx.Auth):
     # httpx (sync and async clients).
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        """The httpx flow of ``httpx.Client(auth=auth)``: bearer, then one retry on a 401."""
         token = self.get_token()
         request.headers["Authorization"] = f"Bearer {token.value}"
         response = yield request
@@ -352,6 +359,7 @@ class ClientCredentialsAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """The httpx flow of ``httpx.AsyncClient(auth=auth)``; the loop is never blocked."""
         token = await self.aget_token()
         request.headers["Authorization"] = f"Bearer {token.value}"
         response = yield request

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 
 
 def cache_key(token_url: str, client_id: str, scope: str | None) -> str:
-    """The key of a client's token in a shared cache."""
+    """The key of a client's token in a shared cache: a SHA-256, never the secret.
+
+    ```python
+    cache_key("https://auth.example.com/oauth/token", "cgc_...", "users:read")
+    ```
+    """
     material = json.dumps([token_url, client_id, scope or ""])
     return hashlib.sha256(material.encode()).hexdigest()
 
@@ -35,7 +40,17 @@ class TokenCache(Protocol):
     """What a shared token cache offers the auth object.
 
     ``lock`` is held across load, token request and save, so of all the processes sharing the
-    cache only one asks the server for a token at a time.
+    cache only one asks the server for a token at a time. Any object with these three methods
+    will do, e.g. one backed by memcached:
+
+    ```python
+    class MemcachedTokenCache:
+        def load(self, key): ...
+        def save(self, key, token): ...
+        def lock(self, key): ...
+
+    auth = ClientCredentialsAuth.from_env(cache=MemcachedTokenCache())
+    ```
     """
 
     def load(self, key: str) -> Token | None: ...

@@ -9,6 +9,7 @@ by argument or by ``CREDGATE_PROFILE``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import ssl
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -47,6 +49,7 @@ class Credentials:
     client_secret: str = field(repr=False)
 
 
+# A callable that fetches the credentials, e.g. from a secret manager.
 SecretProvider = Callable[[], Credentials]
 
 
@@ -123,6 +126,30 @@ def require(found: Mapping[str, str], name: str, where: str, *, by_variable: boo
     return value
 
 
+def validate_https(url: str, setting: str) -> str:
+    """Refuse to send the secret over plain HTTP except to loopback (RFC 6749 §2.3.1: TLS).
+
+    ```python
+    validate_https("https://auth.example.com/oauth/token", "token_url")
+    ```
+    """
+    parsed = urlsplit(url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return url
+    if parsed.scheme == "http" and _is_loopback(parsed.hostname or ""):
+        return url
+    raise CredgateClientError(f"{setting} must be an https:// URL (plain http only on loopback)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def ssl_context(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
     """What httpx takes for ``verify``: a path to a CA bundle becomes an SSL context."""
     if isinstance(verify, str):
@@ -153,4 +180,4 @@ def discover_token_url(issuer: str, verify: bool | ssl.SSLContext, timeout: floa
     token_url = metadata.get("token_endpoint")
     if not isinstance(token_url, str) or not token_url:
         raise CredgateClientError(f"the metadata of {issuer} has no token_endpoint")
-    return token_url
+    return validate_https(token_url, "the metadata's token_endpoint")
