@@ -7,14 +7,20 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import httpx
 
-from client_sdk_support import CountingTransport, ca_context, issued_times, sdk_auth
-from conftest import LiveServer
+from client_sdk_support import CountingTransport, ca_context, issued_times, log_events, sdk_auth
+from conftest import LiveServer, Seeded
 from credgate import management
-from credgate.client import ClientCredentialsAuth
+from credgate.client import (
+    ClientCredentialsAuth,
+    InvalidCredentials,
+    RetryPolicy,
+    ServerUnavailable,
+)
 
 TOKEN_TTL = 3
 RENEW_MARGIN = 0.5
@@ -142,3 +148,95 @@ def test_token_revoked_mid_run_is_replaced_once_and_every_call_succeeds(
     assert 1 <= transport.statuses.count(401) <= WORKERS
     server.remember_token(revoked[0].value)
     server.remember_token(auth.get_token().value)
+
+
+class _SlowMaintenance(BaseHTTPRequestHandler):
+    """A load balancer that takes its time to say the token endpoint is unavailable."""
+
+    hits: ClassVar[list[float]] = []
+
+    def do_POST(self) -> None:
+        self.hits.append(time.monotonic())
+        time.sleep(0.3)
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_threads_and_tasks_waiting_for_a_failed_token_request_share_its_error(
+    client: Seeded,
+) -> None:
+    balancer = ThreadingHTTPServer(("127.0.0.1", 0), _SlowMaintenance)
+    threading.Thread(target=balancer.serve_forever, daemon=True).start()
+    auth = ClientCredentialsAuth(
+        token_url=f"http://127.0.0.1:{balancer.server_port}/oauth/token",
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        retry=RetryPolicy(attempts=2, backoff=0.2),
+    )
+    errors: list[BaseException] = []
+    start = threading.Barrier(11)
+
+    def thread_call() -> None:
+        start.wait()
+        try:
+            auth.get_token()
+        except ServerUnavailable as error:
+            errors.append(error)
+
+    async def task_calls() -> None:
+        async def one() -> None:
+            try:
+                await auth.aget_token()
+            except ServerUnavailable as error:
+                errors.append(error)
+
+        await asyncio.to_thread(start.wait)
+        await asyncio.gather(*(one() for _ in range(10)))
+
+    threads = [threading.Thread(target=thread_call) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    try:
+        asyncio.run(task_calls())
+        for thread in threads:
+            thread.join()
+    finally:
+        balancer.shutdown()
+        balancer.server_close()
+
+    assert len(errors) == 20
+    assert len(_SlowMaintenance.hits) == 2  # one flight of two attempts, for all 20 callers
+    assert len({id(error) for error in errors}) == 20
+
+
+def test_many_threads_with_wrong_credentials_make_one_token_request(
+    server: LiveServer, client: Seeded
+) -> None:
+    auth = ClientCredentialsAuth(
+        token_url=f"{server.base_url}/oauth/token",
+        client_id=client.client_id,
+        client_secret=client.client_secret + "x",
+        verify=str(server.ca_file),
+    )
+    start = threading.Barrier(WORKERS)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        start.wait()
+        try:
+            auth.get_token()
+        except InvalidCredentials as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=call) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(errors) == WORKERS
+    assert len(log_events(server, "client.auth_failed", client.client_id)) == 1

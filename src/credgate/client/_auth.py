@@ -16,6 +16,7 @@ import os
 import re
 import ssl
 import threading
+import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from pathlib import Path
@@ -120,6 +121,7 @@ class ClientCredentialsAuth(httpx.Auth):
         self.retry = retry or RetryPolicy()
 
         self._token: Token | None = None
+        self._failure: tuple[float, CredgateClientError] | None = None
         self._lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
         self._loop_locks = weakref.WeakKeyDictionary()
@@ -255,37 +257,50 @@ class ClientCredentialsAuth(httpx.Auth):
         """The cached token if it is still good, read without locking."""
         return self._usable(self._token, None)
 
-    def _obtain(self, rejected: Token | None) -> Token:
+    def _obtain(self, rejected: Token | None, waiting_since: float | None = None) -> Token:
         """A token other than ``rejected``: the one another thread just got, the shared
         cache's, or a new one. Threads queue on one lock, so one request is in flight."""
+        waiting_since = time.monotonic() if waiting_since is None else waiting_since
         with self._lock:
             token = self._usable(self._token, rejected)
             if token is not None:
                 return token
+            if self._failure is not None and self._failure[0] >= waiting_since:
+                # The request in flight while this caller waited failed: share its outcome
+                # rather than queue one more request per waiting thread.
+                raise _replica(self._failure[1])
+            try:
+                return self._obtain_locked(rejected)
+            except CredgateClientError as error:
+                self._failure = (time.monotonic(), error)
+                raise
 
-            token_url = self._resolve_token_url()
-            credentials = self._current_credentials()
-            key = cache_key(token_url, credentials.client_id, self.scope)
-            with self._cache.lock(key) if self._cache else contextlib.nullcontext():
-                token = self._usable(self._cache.load(key), rejected) if self._cache else None
-                if token is None:
-                    token, credentials = self._request_token(token_url, credentials)
-                    if self._cache is not None:
-                        self._cache.save(
-                            cache_key(token_url, credentials.client_id, self.scope), token
-                        )
-            self._token = token
-            return token
+    def _obtain_locked(self, rejected: Token | None) -> Token:
+        """The cache's token or a new one; the caller holds the lock."""
+        token_url = self._resolve_token_url()
+        credentials = self._current_credentials()
+        key = cache_key(token_url, credentials.client_id, self.scope)
+        with self._cache.lock(key) if self._cache else contextlib.nullcontext():
+            token = self._usable(self._cache.load(key), rejected) if self._cache else None
+            if token is None:
+                token, credentials = self._request_token(token_url, credentials)
+                if self._cache is not None:
+                    self._cache.save(
+                        cache_key(token_url, credentials.client_id, self.scope), token
+                    )
+        self._token = token
+        return token
 
     async def _async_obtain(self, rejected: Token | None) -> Token:
         """``_obtain`` for a task: tasks of one loop queue on an asyncio lock, and the one
         holding it waits for ``_obtain`` in a worker thread, so the loop keeps running and
         threads and other loops share the same single flight."""
+        waiting_since = time.monotonic()
         async with self._loop_lock():
             token = self._usable(self._token, rejected)
             if token is not None:
                 return token
-            return await asyncio.to_thread(self._obtain, rejected)
+            return await asyncio.to_thread(self._obtain, rejected, waiting_since)
 
     def _loop_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -418,6 +433,14 @@ class ClientCredentialsAuth(httpx.Auth):
             return retried
 
         return retry_once
+
+
+def _replica(error: CredgateClientError) -> CredgateClientError:
+    """A copy of an error for another caller, so threads never share one traceback."""
+    clone = error.__class__.__new__(error.__class__)
+    clone.__dict__.update(error.__dict__)
+    clone.args = error.args
+    return clone
 
 
 def _provided(provider: SecretProvider) -> Credentials:
