@@ -222,9 +222,8 @@ class ClientCredentialsAuth(httpx.Auth):
     def __repr__(self) -> str:
         client_id = self._credentials.client_id if self._credentials else None
         where = self._token_url or self._issuer
-        return f"ClientCredentialsAuth(token_url={where!r}, client_id={client_id!r}, " + (
-            f"scope={self.scope!r})"
-        )
+        fields = f"token_url={where!r}, client_id={client_id!r}, scope={self.scope!r}"
+        return f"ClientCredentialsAuth({fields})"
 
     # Tokens: one request in flight for all threads, tasks and event loops.
 
