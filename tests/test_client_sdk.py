@@ -635,3 +635,29 @@ def test_token_endpoint_back_after_a_503_gives_the_token_on_the_retry(
 def test_token_url_that_would_send_the_secret_in_clear_text_is_refused(token_url: str) -> None:
     with pytest.raises(CredgateClientError, match="https://"):
         ClientCredentialsAuth(token_url=token_url, client_id="cgc_x", client_secret="cgs_y")
+
+
+def test_requests_streaming_body_is_not_sent_twice_after_a_401(
+    server: LiveServer, client: Seeded
+) -> None:
+    auth = sdk_auth(server, client)
+    first = auth.get_token()
+    server.run(lambda rt: management.revoke_token(rt, first.token_id, actor="test"))
+
+    def body():  # type: ignore[no-untyped-def]
+        yield b'{"email": "stream@example.com", "name": "Stream"}'
+
+    with requests.Session() as session:
+        session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides verify
+        answer = session.post(
+            f"{server.base_url}/api/users",
+            data=body(),
+            headers={"Content-Type": "application/json"},
+            auth=auth,
+            verify=str(server.ca_file),
+        )
+
+    assert answer.status_code == 401
+    assert answer.history == []
+    assert len(log_events(server, "token.issued", client.client_id)) == 1
+    server.remember_token(first.value)
