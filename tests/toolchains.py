@@ -69,7 +69,11 @@ RUBY = Toolchain("Ruby", ("ruby",))
 GO = Toolchain("Go", ("go",))
 GO_OAUTH2 = Toolchain("Go x/oauth2", ("go",), (DEBIAN_GOPATH / "src/golang.org/x/oauth2",))
 RUBY_OAUTH2 = Toolchain("Ruby oauth2", ("ruby",), probe=("ruby", "-e", "require 'oauth2'"))
-RUST = Toolchain("Rust", ("cargo",), (DEBIAN_CRATES / "ureq-2.6.2",))
+RUST = Toolchain(
+    "Rust",
+    ("cargo",),
+    (DEBIAN_CRATES / "ureq-2.6.2", DEBIAN_CRATES / "native-tls-0.2.11"),
+)
 DOTNET = Toolchain(
     ".NET",
     ("dotnet",),

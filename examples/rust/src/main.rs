@@ -1,5 +1,5 @@
 // Get a token from credgate with the client credentials grant, then read one user with it.
-// Needs: Rust 1.65 or newer; crates ureq 2 (feature native-tls), native-tls 0.2, serde_json 1.
+// Needs: Rust 1.63 or newer; crates ureq 2 (feature native-tls), native-tls 0.2, serde_json 1.
 
 use std::env;
 use std::fs;
@@ -39,11 +39,13 @@ fn main() {
 // it becomes the only trust anchor of the TLS connector.
 fn agent() -> ureq::Agent {
     let builder = ureq::AgentBuilder::new().timeout(Duration::from_secs(10));
-    let Ok(ca_file) = env::var("CREDGATE_CA") else {
-        return builder.build();
+    let ca_file = match env::var("CREDGATE_CA") {
+        Ok(ca_file) if !ca_file.is_empty() => ca_file,
+        _ => return builder.build(),
     };
     let pem = fs::read(&ca_file).unwrap_or_else(|error| fail(&error.to_string()));
-    let ca = native_tls::Certificate::from_pem(&pem).unwrap_or_else(|error| fail(&error.to_string()));
+    let ca = native_tls::Certificate::from_pem(&pem)
+        .unwrap_or_else(|error| fail(&error.to_string()));
     let connector = native_tls::TlsConnector::builder()
         .disable_built_in_roots(true)
         .add_root_certificate(ca)
