@@ -124,4 +124,6 @@ def test_the_wheel_ships_every_example_and_the_docs_assets(tmp_path: Path) -> No
     for program in samples.PROGRAMS:
         assert f"credgate/_examples/{program.path}" in names
     assert "credgate/_examples/rust/Cargo.toml" in names
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "docs.js", "LICENSE", "NOTICE"):
+        assert f"credgate/server/static/docs/{asset}" in names
     assert not any("__pycache__" in name or "node_modules" in name for name in names)
