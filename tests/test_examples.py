@@ -35,8 +35,14 @@ class Run:
 
     toolchain: Toolchain
     command: Callable[[Path], list[str]]
-    env: Callable[[LiveServer], dict[str, str]] = lambda server: {}
+    env: Callable[[LiveServer, Path], dict[str, str]] = lambda server, workdir: {}
     build: Callable[[Path], Path] | None = None
+    by_hostname: bool = False
+
+    def base_url(self, server: LiveServer) -> str:
+        if self.by_hostname:
+            return server.base_url.replace("//127.0.0.1:", "//localhost:")
+        return server.base_url
 
 
 def _python_sdk_available() -> None:
@@ -79,24 +85,34 @@ def _build_rust(program: Path) -> Path:
 
 
 def _build_csharp(program: Path) -> Path:
-    project = program.parent
-    (project / "CallApi.csproj").write_text(
-        '<Project Sdk="Microsoft.NET.Sdk"><PropertyGroup><OutputType>Exe</OutputType>'
-        "<TargetFramework>net8.0</TargetFramework><ImplicitUsings>disable</ImplicitUsings>"
-        "<Nullable>enable</Nullable></PropertyGroup></Project>"
-    )
-    out = project / "bin"
+    assembly = program.with_suffix(".exe")
     subprocess.run(
-        ["dotnet", "build", str(project), "-o", str(out)],
+        ["mcs", "-r:System.Net.Http.dll", f"-out:{assembly}", str(program)],
         check=True,
         capture_output=True,
-        timeout=600,
+        timeout=RUN_TIMEOUT,
     )
-    return out / "CallApi"
+    return assembly
 
 
-def _ca(server: LiveServer) -> dict[str, str]:
+def _ca(server: LiveServer, workdir: Path) -> dict[str, str]:
     return {"CREDGATE_CA": str(server.ca_file)}
+
+
+def _mono_trust(server: LiveServer, workdir: Path) -> dict[str, str]:
+    """Mono cannot read the EC key of the development CA in managed code, so the program's
+    CREDGATE_CA check cannot run there; the CA goes into a Mono trust store of its own
+    instead, which Mono's native TLS verifies against."""
+    home = workdir / "home"
+    home.mkdir()
+    subprocess.run(
+        ["cert-sync", "--quiet", "--user", str(server.ca_file)],
+        env=tool_env(HOME=str(home)),
+        check=True,
+        capture_output=True,
+        timeout=RUN_TIMEOUT,
+    )
+    return {"HOME": str(home)}
 
 
 RUNS: dict[str, Run] = {
@@ -105,17 +121,20 @@ RUNS: dict[str, Run] = {
     "python-sdk": Run(
         Toolchain("Python"),
         lambda p: [sys.executable, str(p)],
-        lambda server: {**_ca(server), "SSL_CERT_FILE": str(server.ca_file)},
+        lambda server, _: {**_ca(server, _), "SSL_CERT_FILE": str(server.ca_file)},
     ),
     # Built-in fetch trusts extra CAs only through NODE_EXTRA_CA_CERTS, read at start-up.
     "node-fetch": Run(
         toolchains.NODE,
         lambda p: ["node", str(p)],
-        lambda server: {"NODE_EXTRA_CA_CERTS": str(server.ca_file)},
+        lambda server, _: {"NODE_EXTRA_CA_CERTS": str(server.ca_file)},
     ),
     "node-axios": Run(toolchains.NODE_PACKAGES, _node_modules, _ca),
     "java": Run(toolchains.JAVA, lambda p: ["java", str(p)], _ca),
-    "csharp": Run(toolchains.DOTNET, lambda p: [str(p)], _ca, _build_csharp),
+    # Mono's TLS does not match certificates to IP addresses: it connects by name.
+    "csharp": Run(
+        toolchains.CSHARP, lambda p: ["mono", str(p)], _mono_trust, _build_csharp, by_hostname=True
+    ),
     "php": Run(toolchains.PHP, lambda p: ["php", str(p)], _ca),
     "ruby": Run(toolchains.RUBY, lambda p: ["ruby", str(p)], _ca),
     "go": Run(toolchains.GO, lambda p: [str(p)], _ca, _build_go),
@@ -123,7 +142,7 @@ RUNS: dict[str, Run] = {
     "swift": Run(
         toolchains.SWIFT,
         lambda p: ["swift", str(p)],
-        lambda server: {"SSL_CERT_FILE": str(server.ca_file)},
+        lambda server, _: {"SSL_CERT_FILE": str(server.ca_file)},
     ),
 }
 
@@ -200,8 +219,8 @@ def test_sample_reads_a_user_with_credentials_from_the_environment(
     run = _prepare(key)
     program = next(p for p in samples.PROGRAMS if p.key == key)
     env = {
-        **run.env(server),
-        "CREDGATE_URL": server.base_url,
+        **run.env(server, tmp_path),
+        "CREDGATE_URL": run.base_url(server),
         "CLIENT_ID": target.seeded.client_id,
         "CLIENT_SECRET": target.seeded.client_secret,
         "USER_ID": target.user_id,
@@ -219,11 +238,11 @@ def test_portal_sample_runs_with_only_the_secret_in_the_environment(
     run = _prepare(key)
     (sample,) = [
         s
-        for s in samples.integration_samples(server.base_url, target.seeded.client_id)
+        for s in samples.integration_samples(run.base_url(server), target.seeded.client_id)
         if s.key == key
     ]
     env = {
-        **run.env(server),
+        **run.env(server, tmp_path),
         "CLIENT_SECRET": target.seeded.client_secret,
         "USER_ID": target.user_id,
     }
@@ -242,8 +261,8 @@ def test_sample_exits_non_zero_on_a_wrong_secret_without_printing_it(
     secret = target.seeded.client_secret
     wrong = secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
     env = {
-        **run.env(server),
-        "CREDGATE_URL": server.base_url,
+        **run.env(server, tmp_path),
+        "CREDGATE_URL": run.base_url(server),
         "CLIENT_ID": target.seeded.client_id,
         "CLIENT_SECRET": wrong,
         "USER_ID": target.user_id,

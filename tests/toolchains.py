@@ -74,12 +74,8 @@ RUST = Toolchain(
     ("cargo",),
     (DEBIAN_CRATES / "ureq-2.6.2", DEBIAN_CRATES / "native-tls-0.2.11"),
 )
-DOTNET = Toolchain(
-    ".NET",
-    ("dotnet",),
-    installed_by_ci=False,
-    unavailable="no .NET SDK is packaged by Debian 12, and no other source is reachable",
-)
+# Debian packages no .NET SDK; Mono's compiler builds the C# program, which targets both.
+CSHARP = Toolchain("C# (Mono)", ("mcs", "mono", "cert-sync"))
 SWIFT = Toolchain(
     "Swift",
     ("swiftc",),

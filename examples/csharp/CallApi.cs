@@ -1,89 +1,131 @@
 // Get a token from credgate with the client credentials grant, then read one user with it.
-// Needs: .NET 6 or newer. In a console project (dotnet new console), this is Program.cs.
+// Needs: .NET 6 or newer (in a console project, as Program.cs: dotnet run), or Mono
+// (mcs -r:System.Net.Http.dll CallApi.cs && mono CallApi.exe).
 
 using System;
 using System.Collections.Generic;
+using System.IO;
+using System.Linq;
 using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using System.Text.Json;
+using System.Text.RegularExpressions;
 
-var baseUrl = Env("CREDGATE_URL", "https://credgate.example"); // credgate:base-url
-var clientId = Env("CLIENT_ID", "your-client-id"); // credgate:client-id
-var secret = Required("CLIENT_SECRET");
-var userId = Required("USER_ID");
-
-using var http = new HttpClient(Handler()) { Timeout = TimeSpan.FromSeconds(10) };
-
-// RFC 6749 §2.3.1: form-encode the id and secret before they go into HTTP Basic.
-var basic = Convert.ToBase64String(Encoding.UTF8.GetBytes(
-    $"{Uri.EscapeDataString(clientId)}:{Uri.EscapeDataString(secret)}"));
-var tokenRequest = new HttpRequestMessage(HttpMethod.Post, $"{baseUrl}/oauth/token")
+public static class CallApi
 {
-    Content = new FormUrlEncodedContent(new Dictionary<string, string>
+    static readonly string BaseUrl = Env("CREDGATE_URL", "https://credgate.example"); // credgate:base-url
+    static readonly string ClientId = Env("CLIENT_ID", "your-client-id"); // credgate:client-id
+
+    public static int Main()
     {
-        ["grant_type"] = "client_credentials",
-    }),
-};
-tokenRequest.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic);
-var tokenResponse = await http.SendAsync(tokenRequest);
-var tokenBody = await tokenResponse.Content.ReadAsStringAsync();
-if (!tokenResponse.IsSuccessStatusCode)
-{
-    return Fail($"token request failed: {(int)tokenResponse.StatusCode} {tokenBody}");
-}
-var token = JsonDocument.Parse(tokenBody).RootElement.GetProperty("access_token").GetString();
+        try
+        {
+            return Run();
+        }
+        catch (Exception error)
+        {
+            return Fail("request failed: " + error.GetBaseException().Message);
+        }
+    }
 
-var userRequest = new HttpRequestMessage(
-    HttpMethod.Get, $"{baseUrl}/api/users/{Uri.EscapeDataString(userId)}");
-userRequest.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-var userResponse = await http.SendAsync(userRequest);
-var userBody = await userResponse.Content.ReadAsStringAsync();
-if (!userResponse.IsSuccessStatusCode)
-{
-    return Fail($"API call failed: {(int)userResponse.StatusCode} {userBody}");
-}
-Console.WriteLine(userBody);
-return 0;
-
-// A private CA (such as credgate's development one) is trusted when CREDGATE_CA names it:
-// the server's chain must end at that certificate, and nothing else is accepted.
-static HttpClientHandler Handler()
-{
-    var handler = new HttpClientHandler();
-    var caFile = Environment.GetEnvironmentVariable("CREDGATE_CA");
-    if (string.IsNullOrEmpty(caFile))
+    static int Run()
     {
+        string secret = Required("CLIENT_SECRET");
+        string userId = Required("USER_ID");
+        using (var http = new HttpClient(Handler()) { Timeout = TimeSpan.FromSeconds(10) })
+        {
+            // RFC 6749 §2.3.1: form-encode the id and secret before they go into HTTP Basic.
+            string basic = Convert.ToBase64String(Encoding.UTF8.GetBytes(
+                Uri.EscapeDataString(ClientId) + ":" + Uri.EscapeDataString(secret)));
+            var tokenRequest = new HttpRequestMessage(HttpMethod.Post, BaseUrl + "/oauth/token");
+            tokenRequest.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic);
+            tokenRequest.Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                { "grant_type", "client_credentials" },
+            });
+            var tokenResponse = http.SendAsync(tokenRequest).GetAwaiter().GetResult();
+            string tokenBody = tokenResponse.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+            if (!tokenResponse.IsSuccessStatusCode)
+            {
+                return Fail("token request failed: " + (int)tokenResponse.StatusCode + " " + tokenBody);
+            }
+            // The answer is flat JSON; System.Text.Json or Json.NET does this in a real project.
+            Match token = Regex.Match(tokenBody, "\"access_token\"\\s*:\\s*\"([^\"]+)\"");
+            if (!token.Success)
+            {
+                return Fail("the token answer has no access_token");
+            }
+
+            var userRequest = new HttpRequestMessage(
+                HttpMethod.Get, BaseUrl + "/api/users/" + Uri.EscapeDataString(userId));
+            userRequest.Headers.Authorization =
+                new AuthenticationHeaderValue("Bearer", token.Groups[1].Value);
+            var userResponse = http.SendAsync(userRequest).GetAwaiter().GetResult();
+            string userBody = userResponse.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+            if (!userResponse.IsSuccessStatusCode)
+            {
+                return Fail("API call failed: " + (int)userResponse.StatusCode + " " + userBody);
+            }
+            Console.WriteLine(userBody);
+            return 0;
+        }
+    }
+
+    // A private CA (such as credgate's development one) is trusted when CREDGATE_CA names it:
+    // the server's certificate must match its name and chain up to exactly that CA.
+    static HttpClientHandler Handler()
+    {
+        var handler = new HttpClientHandler();
+        string caFile = Environment.GetEnvironmentVariable("CREDGATE_CA");
+        if (string.IsNullOrEmpty(caFile))
+        {
+            return handler;
+        }
+        var ca = new X509Certificate2(File.ReadAllBytes(caFile));
+        handler.ServerCertificateCustomValidationCallback = (message, certificate, chain, errors) =>
+        {
+            if (certificate == null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+            {
+                return false;
+            }
+            using (var custom = new X509Chain())
+            {
+                custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                custom.ChainPolicy.VerificationFlags =
+                    X509VerificationFlags.AllowUnknownCertificateAuthority;
+                custom.ChainPolicy.ExtraStore.Add(ca);
+                if (!custom.Build(certificate))
+                {
+                    return false;
+                }
+                var root = custom.ChainElements[custom.ChainElements.Count - 1].Certificate;
+                return root.RawData.SequenceEqual(ca.RawData);
+            }
+        };
         return handler;
     }
-    var ca = X509Certificate2.CreateFromPemFile(caFile);
-    handler.ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
+
+    static string Env(string name, string fallback)
     {
-        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+        string value = Environment.GetEnvironmentVariable(name);
+        return string.IsNullOrEmpty(value) ? fallback : value;
+    }
+
+    static string Required(string name)
+    {
+        string value = Environment.GetEnvironmentVariable(name);
+        if (string.IsNullOrEmpty(value))
         {
-            return false;
+            Environment.Exit(Fail("set " + name));
         }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(certificate);
-    };
-    return handler;
-}
+        return value;
+    }
 
-static string Env(string name, string fallback) =>
-    Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : fallback;
-
-static string Required(string name) =>
-    Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
-        ? value
-        : throw new InvalidOperationException($"set {name}");
-
-static int Fail(string message)
-{
-    Console.Error.WriteLine(message);
-    return 1;
+    static int Fail(string message)
+    {
+        Console.Error.WriteLine(message);
+        return 1;
+    }
 }
