@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,26 @@ def test_each_create_token_command_gets_a_token_that_reads_a_user(
     fresh = json.loads(renewed.stdout)
     server.remember_token(fresh["access_token"])
     assert fresh["token_id"] != token["token_id"]
+
+
+def test_rotation_command_keeps_the_old_secret_working_beside_the_new_one(
+    server: LiveServer, env: dict[str, str]
+) -> None:
+    (rotate,) = blocks("5. Rotate a secret")
+    cli = {
+        **server.env,
+        **env,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+
+    rotated = run(rotate, cli)
+
+    assert rotated.returncode == 0, rotated.stderr
+    (new_secret,) = set(re.findall(r"cgs_[A-Za-z0-9]+", rotated.stdout))
+    server.remember_secret(new_secret)
+    assert new_secret != env["CLIENT_SECRET"]
+    basic = blocks("2. Create a token")[0]
+    for secret in (env["CLIENT_SECRET"], new_secret):
+        created = run(basic, {**env, "CLIENT_SECRET": secret})
+        assert created.returncode == 0, created.stderr
+        server.remember_token(json.loads(created.stdout)["access_token"])

@@ -45,7 +45,7 @@ public class CallApi {
         }
         String token = accessToken(tokenResponse.body());
 
-        HttpRequest userRequest = HttpRequest.newBuilder(URI.create(BASE_URL + "/api/users/" + form(userId)))
+        HttpRequest userRequest = HttpRequest.newBuilder(URI.create(BASE_URL + "/api/users/" + form(userId).replace("+", "%20")))
                 .header("Authorization", "Bearer " + token)
                 .GET()
                 .build();
