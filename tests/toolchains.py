@@ -80,7 +80,7 @@ SWIFT = Toolchain(
     "Swift",
     ("swiftc",),
     installed_by_ci=False,
-    unavailable="Debian 12 packages no Swift compiler (its 'swift' is OpenStack Swift)",
+    unavailable="Debian 12 packages no Swift compiler; its 'swift' package is OpenStack Swift",
 )
 
 

@@ -15,9 +15,6 @@ using System.Text.RegularExpressions;
 
 public static class CallApi
 {
-    static readonly string BaseUrl = Env("CREDGATE_URL", "https://credgate.example"); // credgate:base-url
-    static readonly string ClientId = Env("CLIENT_ID", "your-client-id"); // credgate:client-id
-
     public static int Main()
     {
         try
@@ -32,14 +29,16 @@ public static class CallApi
 
     static int Run()
     {
+        string baseUrl = Env("CREDGATE_URL", "https://credgate.example"); // credgate:base-url
+        string clientId = Env("CLIENT_ID", "your-client-id"); // credgate:client-id
         string secret = Required("CLIENT_SECRET");
         string userId = Required("USER_ID");
         using (var http = new HttpClient(Handler()) { Timeout = TimeSpan.FromSeconds(10) })
         {
             // RFC 6749 §2.3.1: form-encode the id and secret before they go into HTTP Basic.
             string basic = Convert.ToBase64String(Encoding.UTF8.GetBytes(
-                Uri.EscapeDataString(ClientId) + ":" + Uri.EscapeDataString(secret)));
-            var tokenRequest = new HttpRequestMessage(HttpMethod.Post, BaseUrl + "/oauth/token");
+                Uri.EscapeDataString(clientId) + ":" + Uri.EscapeDataString(secret)));
+            var tokenRequest = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/oauth/token");
             tokenRequest.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic);
             tokenRequest.Content = new FormUrlEncodedContent(new Dictionary<string, string>
             {
@@ -49,7 +48,8 @@ public static class CallApi
             string tokenBody = tokenResponse.Content.ReadAsStringAsync().GetAwaiter().GetResult();
             if (!tokenResponse.IsSuccessStatusCode)
             {
-                return Fail("token request failed: " + (int)tokenResponse.StatusCode + " " + tokenBody);
+                int status = (int)tokenResponse.StatusCode;
+                return Fail("token request failed: " + status + " " + tokenBody);
             }
             // The answer is flat JSON; System.Text.Json or Json.NET does this in a real project.
             Match token = Regex.Match(tokenBody, "\"access_token\"\\s*:\\s*\"([^\"]+)\"");
@@ -59,7 +59,7 @@ public static class CallApi
             }
 
             var userRequest = new HttpRequestMessage(
-                HttpMethod.Get, BaseUrl + "/api/users/" + Uri.EscapeDataString(userId));
+                HttpMethod.Get, baseUrl + "/api/users/" + Uri.EscapeDataString(userId));
             userRequest.Headers.Authorization =
                 new AuthenticationHeaderValue("Bearer", token.Groups[1].Value);
             var userResponse = http.SendAsync(userRequest).GetAwaiter().GetResult();
@@ -84,9 +84,11 @@ public static class CallApi
             return handler;
         }
         var ca = new X509Certificate2(File.ReadAllBytes(caFile));
-        handler.ServerCertificateCustomValidationCallback = (message, certificate, chain, errors) =>
+        handler.ServerCertificateCustomValidationCallback = (request, certificate, _, errors) =>
         {
-            if (certificate == null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+            // The name must match; only the chain is checked here, against the CA alone.
+            var otherErrors = errors & ~SslPolicyErrors.RemoteCertificateChainErrors;
+            if (certificate == null || otherErrors != SslPolicyErrors.None)
             {
                 return false;
             }

@@ -25,7 +25,8 @@ TOKEN_RESPONSE=$(
             "$BASE_URL/oauth/token"
 ) || { echo "token request failed: $TOKEN_RESPONSE" >&2; exit 1; }
 
-TOKEN=$(printf '%s' "$TOKEN_RESPONSE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+TOKEN=$(printf '%s' "$TOKEN_RESPONSE" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
 
 # The bearer token goes in a header read from standard input, out of the process list too.
 printf 'Authorization: Bearer %s\n' "$TOKEN" |

@@ -8,6 +8,7 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
@@ -20,10 +21,9 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
 public class CallApi {
-    static final String BASE_URL = env("CREDGATE_URL", "https://credgate.example"); // credgate:base-url
-    static final String CLIENT_ID = env("CLIENT_ID", "your-client-id"); // credgate:client-id
-
     public static void main(String[] args) throws Exception {
+        String baseUrl = env("CREDGATE_URL", "https://credgate.example"); // credgate:base-url
+        String clientId = env("CLIENT_ID", "your-client-id"); // credgate:client-id
         String secret = required("CLIENT_SECRET");
         String userId = required("USER_ID");
         HttpClient http = HttpClient.newBuilder()
@@ -33,23 +33,25 @@ public class CallApi {
 
         // RFC 6749 §2.3.1: form-encode the id and secret before they go into HTTP Basic.
         String basic = Base64.getEncoder().encodeToString(
-                (form(CLIENT_ID) + ":" + form(secret)).getBytes(StandardCharsets.UTF_8));
-        HttpRequest tokenRequest = HttpRequest.newBuilder(URI.create(BASE_URL + "/oauth/token"))
+                (form(clientId) + ":" + form(secret)).getBytes(StandardCharsets.UTF_8));
+        HttpRequest tokenRequest = HttpRequest.newBuilder(URI.create(baseUrl + "/oauth/token"))
                 .header("Authorization", "Basic " + basic)
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .POST(HttpRequest.BodyPublishers.ofString("grant_type=client_credentials"))
                 .build();
-        HttpResponse<String> tokenResponse = http.send(tokenRequest, HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> tokenResponse = http.send(tokenRequest, BodyHandlers.ofString());
         if (tokenResponse.statusCode() != 200) {
-            fail("token request failed: " + tokenResponse.statusCode() + " " + tokenResponse.body());
+            fail("token request failed: " + tokenResponse.statusCode() + " "
+                    + tokenResponse.body());
         }
         String token = accessToken(tokenResponse.body());
 
-        HttpRequest userRequest = HttpRequest.newBuilder(URI.create(BASE_URL + "/api/users/" + form(userId).replace("+", "%20")))
+        String userPath = "/api/users/" + form(userId).replace("+", "%20");
+        HttpRequest userRequest = HttpRequest.newBuilder(URI.create(baseUrl + userPath))
                 .header("Authorization", "Bearer " + token)
                 .GET()
                 .build();
-        HttpResponse<String> userResponse = http.send(userRequest, HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> userResponse = http.send(userRequest, BodyHandlers.ofString());
         if (userResponse.statusCode() != 200) {
             fail("API call failed: " + userResponse.statusCode() + " " + userResponse.body());
         }
@@ -67,11 +69,13 @@ public class CallApi {
         trust.load(null, null);
         try (InputStream pem = new FileInputStream(caFile)) {
             int index = 0;
-            for (Certificate ca : CertificateFactory.getInstance("X.509").generateCertificates(pem)) {
+            CertificateFactory x509 = CertificateFactory.getInstance("X.509");
+            for (Certificate ca : x509.generateCertificates(pem)) {
                 trust.setCertificateEntry("credgate-ca-" + index++, ca);
             }
         }
-        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        TrustManagerFactory factory =
+                TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         factory.init(trust);
         SSLContext context = SSLContext.getInstance("TLS");
         context.init(null, factory.getTrustManagers(), null);

@@ -15,7 +15,8 @@ export function report(token, user) {
 
 export function run(main) {
   main().catch((error) => {
-    console.error(`${error.name}: ${error.message} ${error.cause ? JSON.stringify(error.cause) : ""}`);
+    const cause = error.cause ? JSON.stringify(error.cause) : "";
+    console.error(`${error.name}: ${error.message} ${cause}`);
     process.exit(1);
   });
 }
