@@ -1,4 +1,4 @@
-.PHONY: run test lint demo
+.PHONY: run test lint demo toolchains
 
 run:  ## install into .venv and start the server with a ready client
 	./scripts/quickstart
@@ -11,3 +11,6 @@ lint:
 
 demo:
 	.venv/bin/credgate demo
+
+toolchains:  ## install the toolchains the example programs and OAuth library tests run with
+	./scripts/client-toolchains

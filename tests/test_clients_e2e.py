@@ -229,16 +229,22 @@ def test_requests_oauthlib_backend_client_gets_a_token_and_reads_a_user(
         api_request_is_answered(session.get(server.base_url + target.path, verify=verify), target)
 
 
-@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+# None: the library's default, which for Authlib is client_secret_basic.
+AUTHLIB_METHODS = [None, "client_secret_basic", "client_secret_post"]
+
+
+def _authlib_method(method: str | None) -> dict[str, str]:
+    return {} if method is None else {"token_endpoint_auth_method": method}
+
+
+@pytest.mark.parametrize("method", AUTHLIB_METHODS)
 def test_authlib_requests_session_gets_a_token_and_reads_a_user(
-    server: LiveServer, target: Target, method: str
+    server: LiveServer, target: Target, method: str | None
 ) -> None:
     seeded = target.seeded
     verify = str(server.ca_file)
     captured: list[requests.Response] = []
-    session = AuthlibSession(
-        seeded.client_id, seeded.client_secret, token_endpoint_auth_method=method
-    )
+    session = AuthlibSession(seeded.client_id, seeded.client_secret, **_authlib_method(method))
     session.hooks["response"].append(lambda response, **_: captured.append(response))
 
     with session:
@@ -250,16 +256,16 @@ def test_authlib_requests_session_gets_a_token_and_reads_a_user(
 
         (raw,) = captured
         assert_token_response(raw.json(), raw.headers, ttl=TTL, issued_near=sent)
-        assert ("Authorization" in raw.request.headers) is (method == "client_secret_basic")
+        assert ("Authorization" in raw.request.headers) is (method != "client_secret_post")
         assert token["access_token"] == raw.json()["access_token"]
         assert "refresh_token" not in token
 
         api_request_is_answered(session.get(server.base_url + target.path, verify=verify), target)
 
 
-@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+@pytest.mark.parametrize("method", AUTHLIB_METHODS)
 def test_authlib_httpx_client_gets_a_token_and_reads_a_user(
-    server: LiveServer, target: Target, method: str
+    server: LiveServer, target: Target, method: str | None
 ) -> None:
     seeded = target.seeded
     captured: list[httpx.Response] = []
@@ -271,7 +277,7 @@ def test_authlib_httpx_client_gets_a_token_and_reads_a_user(
     with OAuth2Client(
         seeded.client_id,
         seeded.client_secret,
-        token_endpoint_auth_method=method,
+        **_authlib_method(method),
         base_url=server.base_url,
         verify=ssl.create_default_context(cafile=server.ca_file),
         event_hooks={"response": [capture]},
@@ -285,7 +291,7 @@ def test_authlib_httpx_client_gets_a_token_and_reads_a_user(
 
         (raw,) = captured
         assert_token_response(raw.json(), raw.headers, ttl=TTL, issued_near=sent)
-        assert ("authorization" in raw.request.headers) is (method == "client_secret_basic")
+        assert ("authorization" in raw.request.headers) is (method != "client_secret_post")
         assert token["access_token"] == raw.json()["access_token"]
         assert "refresh_token" not in token
 

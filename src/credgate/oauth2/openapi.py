@@ -41,20 +41,107 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
 
 
+def _errors(description: str, examples: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A response documented by one named example per way to get it: (error, description)."""
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": _ERROR_SCHEMA,
+                "examples": {
+                    name: {"value": {"error": error, "error_description": text}}
+                    for name, (error, text) in examples.items()
+                },
+            }
+        },
+    }
+
+
+_TOKEN_EXAMPLE: dict[str, Any] = {
+    "token_id": "5b0c2f1e-8d4a-4f7e-9c1b-2a3d4e5f6a7b",
+    "token": "cgt_3kQ9vT2mX8pL5nR7wY1zA4bC6dE0fG2hJ4kL6mN8pQ0rS2tUvW1x",
+    "access_token": "cgt_3kQ9vT2mX8pL5nR7wY1zA4bC6dE0fG2hJ4kL6mN8pQ0rS2tUvW1x",
+    "token_type": "Bearer",
+    "expires_at": 1796337735,
+    "expires_in": 3600,
+    "scope": "users:read",
+}
+
+_EXAMPLE_ID = "cgc_5xQhT0aZ3mYkR7uWc1LbN9"
+_EXAMPLE_SECRET = "<your client secret>"  # noqa: S105 - a placeholder for the reference
+
+_TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _errors(
+        "The request is malformed, the grant is not client_credentials, or the scope is not "
+        "the client's (RFC 6749 §5.2).",
+        {
+            "missing_grant_type": ("invalid_request", "grant_type is required"),
+            "two_methods": ("invalid_request", "the client authenticated in more than one way"),
+            "repeated": ("invalid_request", "a parameter is repeated: scope"),
+            "in_url": (
+                "invalid_request",
+                "parameters must be sent in the request body, not in the URL",
+            ),
+            "media_type": (
+                "invalid_request",
+                "the body must be application/x-www-form-urlencoded or application/json",
+            ),
+            "grant": ("unsupported_grant_type", "only the client_credentials grant is supported"),
+            "scope": (
+                "invalid_scope",
+                "the requested scope exceeds what the client may request",
+            ),
+        },
+    ),
+    401: {
+        **_errors(
+            "Client authentication failed: unknown client, wrong or revoked secret, or none "
+            "sent. With HTTP Basic the answer carries `WWW-Authenticate: Basic`.",
+            {
+                "failed": ("invalid_client", "client authentication failed"),
+                "none": ("invalid_client", "client authentication is required"),
+            },
+        ),
+        "headers": {
+            "WWW-Authenticate": {
+                "description": "Only when the client used HTTP Basic.",
+                "schema": {"type": "string"},
+                "example": 'Basic realm="credgate", charset="UTF-8"',
+            }
+        },
+    },
+    403: _errors(
+        "Plain HTTP from an address that is neither loopback nor a trusted proxy.",
+        {"https": ("invalid_request", "HTTPS is required")},
+    ),
+    413: _errors(
+        "The body is larger than the server accepts.",
+        {"too_large": ("invalid_request", "the request body is too large")},
+    ),
+}
+
+
 TOKEN_ENDPOINT_DOC: dict[str, Any] = {
     "description": (
-        "Trade client credentials for an access token. Authenticate with HTTP Basic "
-        "(id and secret form-urlencoded, then base64), with form fields, or with a JSON body. "
-        "`grant_type` may be omitted in JSON."
+        "Trade client credentials for an access token (RFC 6749 §4.4). The client "
+        "authenticates in exactly one of three ways:\n\n"
+        "1. **HTTP Basic** (`client_secret_basic`): `Authorization: Basic` with "
+        "`client_id:client_secret`, each form-urlencoded before base64 (RFC 6749 §2.3.1); "
+        "the body is a form with `grant_type=client_credentials`.\n"
+        "2. **Form fields** (`client_secret_post`): `client_id` and `client_secret` in the "
+        "`application/x-www-form-urlencoded` body, next to `grant_type`.\n"
+        '3. **JSON body**: `{"client_id": ..., "client_secret": ...}` as '
+        "`application/json`; `grant_type` may be left out there.\n\n"
+        "`scope` (space-separated) narrows the token to part of the client's scopes. "
+        "Parameters in the URL, repeated parameters and two methods at once are refused. "
+        "The answer carries `Cache-Control: no-store`; no refresh token is issued."
     ),
     "responses": {
         200: {
             "description": "A new access token.",
-            "content": {"application/json": {"schema": _TOKEN_SCHEMA}},
+            "content": {"application/json": {"schema": _TOKEN_SCHEMA, "example": _TOKEN_EXAMPLE}},
         },
-        400: _error("invalid_request, invalid_scope or unsupported_grant_type."),
-        401: _error("invalid_client."),
-        413: _error("The body is too large."),
+        **_TOKEN_ERRORS,
     },
     "openapi_extra": {
         "security": [{"clientBasic": []}, {}],
@@ -70,17 +157,37 @@ TOKEN_ENDPOINT_DOC: dict[str, Any] = {
                             "scope": {"type": "string"},
                             **_CREDENTIAL_FIELDS,
                         },
-                    }
+                    },
+                    "examples": {
+                        "basic": {
+                            "summary": "With HTTP Basic: only the grant in the body",
+                            "value": {"grant_type": "client_credentials", "scope": "users:read"},
+                        },
+                        "form_fields": {
+                            "summary": "Credentials as form fields (client_secret_post)",
+                            "value": {
+                                "grant_type": "client_credentials",
+                                "client_id": _EXAMPLE_ID,
+                                "client_secret": _EXAMPLE_SECRET,
+                            },
+                        },
+                    },
                 },
                 "application/json": {
                     "schema": {
                         "type": "object",
+                        "required": ["client_id", "client_secret"],
                         "properties": {
                             "grant_type": {"type": "string", "enum": ["client_credentials"]},
                             "scope": {"type": "string"},
                             **_CREDENTIAL_FIELDS,
                         },
-                    }
+                    },
+                    "example": {
+                        "client_id": _EXAMPLE_ID,
+                        "client_secret": _EXAMPLE_SECRET,
+                        "scope": "users:read",
+                    },
                 },
             },
         },
@@ -96,8 +203,19 @@ REVOCATION_ENDPOINT_DOC: dict[str, Any] = {
     ),
     "responses": {
         200: {"description": "Revoked, or nothing to revoke."},
-        400: _error("invalid_request."),
-        401: _error("invalid_client."),
+        400: _errors(
+            "The request is malformed.",
+            {
+                "missing_token": ("invalid_request", "token is required"),
+                "two_methods": (
+                    "invalid_request",
+                    "the client authenticated in more than one way",
+                ),
+            },
+        ),
+        401: _TOKEN_ERRORS[401],
+        403: _TOKEN_ERRORS[403],
+        413: _TOKEN_ERRORS[413],
     },
     "openapi_extra": {
         "security": [{"clientBasic": []}, {}],
@@ -113,12 +231,49 @@ REVOCATION_ENDPOINT_DOC: dict[str, Any] = {
                             "token_type_hint": {"type": "string"},
                             **_CREDENTIAL_FIELDS,
                         },
-                    }
+                    },
+                    "example": {
+                        "token": _TOKEN_EXAMPLE["token"],
+                        "token_type_hint": "access_token",
+                    },
                 }
             },
         },
     },
 }
 
+# RFC 6750 §3.1: the answers of every bearer-protected endpoint.
+BEARER_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _errors(
+        "The bearer token is missing, malformed, unknown, expired or revoked. The answer "
+        "carries a `WWW-Authenticate: Bearer` challenge naming the error.",
+        {
+            "missing": ("invalid_request", "bearer token required"),
+            "malformed": ("invalid_token", "the access token is malformed"),
+            "expired": ("invalid_token", "the access token expired"),
+            "revoked": ("invalid_token", "the access token was revoked"),
+        },
+    ),
+    403: _errors(
+        "The token lacks a scope the endpoint requires; the challenge names it.",
+        {"scope": ("insufficient_scope", "the token lacks a required scope")},
+    ),
+}
+
+RENEWAL_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _errors(
+        "The token cannot be renewed: present the client secret to Create Token again.",
+        {
+            "renewed": ("invalid_grant", "the token was already renewed"),
+            "max_age": (
+                "invalid_grant",
+                "the token reached its maximum renewal age: request a new token with the secret",
+            ),
+        },
+    ),
+}
+
 TOKEN_SCHEMA = _TOKEN_SCHEMA
 ERROR_RESPONSE = _error
+ERROR_EXAMPLES = _errors
+TOKEN_EXAMPLE = _TOKEN_EXAMPLE

@@ -16,7 +16,14 @@ from credgate.oauth2.bearer import extract_bearer_token, has_bearer
 from credgate.oauth2.client_auth import authenticate_client
 from credgate.oauth2.endpoints import NO_STORE, client_address, no_store_json, runtime_of
 from credgate.oauth2.errors import InvalidToken, NotFound
-from credgate.oauth2.openapi import ERROR_RESPONSE, TOKEN_SCHEMA
+from credgate.oauth2.openapi import (
+    BEARER_ERRORS,
+    ERROR_EXAMPLES,
+    ERROR_RESPONSE,
+    RENEWAL_ERRORS,
+    TOKEN_EXAMPLE,
+    TOKEN_SCHEMA,
+)
 from credgate.oauth2.requests import extract_client_credentials, read_oauth_request
 from credgate.oauth2.tokens import (
     ValidToken,
@@ -34,8 +41,11 @@ from credgate.storage.models import utcnow
 router = APIRouter(tags=["OAuth 2.0"])
 
 _BEARER_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: ERROR_RESPONSE("invalid_token: missing, malformed, expired or revoked bearer."),
-    404: ERROR_RESPONSE("No such token, or the bearer is not that token."),
+    401: BEARER_ERRORS[401],
+    404: ERROR_EXAMPLES(
+        "No such token, or the bearer is not that token.",
+        {"missing": ("not_found", "no such token")},
+    ),
 }
 
 
@@ -67,9 +77,9 @@ async def get_token(request: Request, token_id: str) -> JSONResponse:
     responses={
         200: {
             "description": "A fresh token; the old one ends after the overlap.",
-            "content": {"application/json": {"schema": TOKEN_SCHEMA}},
+            "content": {"application/json": {"schema": TOKEN_SCHEMA, "example": TOKEN_EXAMPLE}},
         },
-        400: ERROR_RESPONSE("invalid_grant: already renewed, or past the maximum age."),
+        **RENEWAL_ERRORS,
         **_BEARER_ERRORS,
     },
 )

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from credgate.oauth2.endpoints import runtime_of
 from credgate.oauth2.errors import NotFound, OAuth2Error
-from credgate.oauth2.openapi import ERROR_RESPONSE
+from credgate.oauth2.openapi import BEARER_ERRORS, ERROR_EXAMPLES, ERROR_RESPONSE
 from credgate.oauth2.tokens import ValidToken
 from credgate.resource.guard import require_scopes
 from credgate.storage import users as user_store
@@ -25,10 +25,7 @@ from credgate.storage.models import User
 router = APIRouter(
     prefix="/api/users",
     tags=["Sample API"],
-    responses={
-        401: ERROR_RESPONSE("invalid_token, with a Bearer challenge."),
-        403: ERROR_RESPONSE("insufficient_scope, with a Bearer challenge."),
-    },
+    responses=BEARER_ERRORS,
 )
 
 ReadToken = Annotated[ValidToken, Depends(require_scopes("users:read"))]
@@ -36,13 +33,29 @@ WriteToken = Annotated[ValidToken, Depends(require_scopes("users:write"))]
 
 
 class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "ada@example.com", "name": "Ada Lovelace"}]},
+    )
 
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
 
 
 class UserOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "e8e93c6c-1973-4fc8-b75a-0ac398451b37",
+                    "email": "ada@example.com",
+                    "name": "Ada Lovelace",
+                    "created_at": "2026-01-15T09:30:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     email: str
     name: str
@@ -98,7 +111,12 @@ async def create_user(request: Request, token: WriteToken, body: UserIn) -> JSON
 @router.get(
     "/{user_id}",
     summary="Get a user",
-    responses={404: ERROR_RESPONSE("No such user in the token's account.")},
+    responses={
+        404: ERROR_EXAMPLES(
+            "No such user in the token's account; another account's user looks the same.",
+            {"missing": ("not_found", "no such user")},
+        )
+    },
 )
 async def get_user(request: Request, token: ReadToken, user_id: str) -> UserOut:
     async with runtime_of(request).sessions() as session:

@@ -17,6 +17,7 @@ from credgate.logs import configure_logging
 from credgate.oauth2 import metadata, revocation, token_endpoint, token_lifecycle
 from credgate.resource import users_api
 from credgate.runtime import Runtime
+from credgate.server import api_docs
 from credgate.server.errors import install_error_handlers
 from credgate.server.https import HttpsOnlyMiddleware
 
@@ -45,7 +46,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by api_docs from vendored assets, not a CDN
         redoc_url=None,
     )
     install_error_handlers(app)
@@ -58,6 +59,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["Operations"])
+    api_docs.install(app)
     return app
 
 
