@@ -228,3 +228,42 @@ def http(server: LiveServer) -> Iterator[httpx.Client]:
 def client(server: LiveServer) -> Seeded:
     """A fresh client with both user scopes, in an account of its own."""
     return server.client()
+
+
+# --- the database under test: SQLite by default, PostgreSQL when the run names one ------
+
+
+def shared_test_database_url() -> str | None:
+    """``CREDGATE_TEST_DATABASE_URL``: the PostgreSQL database this run shares, if any."""
+    return os.environ.get("CREDGATE_TEST_DATABASE_URL") or None
+
+
+async def _postgres_admin(url: str, statement: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url).set(drivername="postgresql", database="postgres")
+    connection = await asyncpg.connect(server.render_as_string(hide_password=False))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture()
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the run's kind, for tests of the schema itself.
+
+    On PostgreSQL it is a database of its own next to the run's (named after it, so it shares
+    its prefix), dropped afterwards; on SQLite a file in the test's directory.
+    """
+    shared = shared_test_database_url()
+    if shared is None:
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    from sqlalchemy.engine import make_url
+
+    name = f"{make_url(shared).database}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_postgres_admin(shared, f'CREATE DATABASE "{name}"'))
+    yield make_url(shared).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_postgres_admin(shared, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

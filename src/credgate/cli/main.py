@@ -12,6 +12,7 @@ from credgate.cli.common import (
     JsonOption,
     fail,
     load_settings,
+    migrate_database,
     prepare_database,
     print_json,
     run_with_runtime,
@@ -59,11 +60,8 @@ def serve(
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database schema to this version of credgate."""
-    from credgate.storage.migrate import upgrade
-
-    settings = load_settings()
-    upgrade(settings.resolved_database_url)
+    """Upgrade the database schema to this version of credgate; safe on a live database."""
+    migrate_database(load_settings())
     typer.echo("database is up to date")
 
 
