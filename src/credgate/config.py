@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     hsts_max_age: int = Field(default=31536000, ge=0)
     max_body_bytes: int = Field(default=65536, ge=1024)
 
+    # --- Retention and purge ---------------------------------------------------------------
+    token_retention: int = Field(
+        default=86400,
+        ge=0,
+        description="Seconds an expired or revoked token is kept before it is purged.",
+    )
+    audit_retention_days: int = Field(
+        default=365, ge=1, description="Days audit events are kept before they are purged."
+    )
+    purge_interval: float = Field(
+        default=3600, ge=0, description="Seconds between background purges; 0 turns them off."
+    )
+    purge_batch_size: int = Field(
+        default=1000, ge=1, description="Rows deleted per transaction by a purge."
+    )
+
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 

@@ -19,6 +19,7 @@ from credgate.cli.common import (
     timestamp,
 )
 from credgate.cli.demo import run_demo
+from credgate.cli.purge import tokens_purge
 from credgate.cli.quickstart import create_quickstart_client, quickstart_banner
 from credgate.cli.serve import serve_forever
 from credgate.server.tls import ensure_dev_certificate
@@ -35,6 +36,7 @@ tokens = typer.Typer(help="Live access tokens.", no_args_is_help=True)
 app.add_typer(accounts, name="accounts")
 app.add_typer(clients, name="clients")
 app.add_typer(tokens, name="tokens")
+tokens.command("purge")(tokens_purge)
 
 ACTOR = "cli"
 
