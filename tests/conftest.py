@@ -154,7 +154,9 @@ def start_server(
         "CREDGATE_RENEWAL_OVERLAP": "1",
         **(extra_env or {}),
     }
-    database_url = os.environ.get("CREDGATE_TEST_DATABASE_URL")
+    # A test that brings its own database (a private instance it stops) keeps it.
+    database_url = (extra_env or {}).get("CREDGATE_DATABASE_URL")
+    database_url = database_url or os.environ.get("CREDGATE_TEST_DATABASE_URL")
     if database_url:
         env["CREDGATE_DATABASE_URL"] = database_url
     settings = Settings(
