@@ -1,4 +1,8 @@
-"""Settings, read from ``CREDGATE_*`` environment variables; every default runs."""
+"""Settings, from ``CREDGATE_*`` environment variables and an optional TOML file.
+
+Environment variables win over the file, which wins over the defaults; every default runs.
+See ``credgate.config_file`` for where the file is looked for.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,19 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from credgate.config_file import config_file_source
+
+_LOG_LEVELS = {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}
+_DATABASE_BACKENDS = {"sqlite", "postgresql"}
 
 
 class Settings(BaseSettings):
@@ -79,6 +95,53 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return value.replace(",", " ").split()
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: arguments, then the environment, then the config file.
+        config_file = config_file_source(settings_cls)
+        return (init_settings, env_settings, *([config_file] if config_file else []))
+
+    # --- Checks that stop start-up with the setting named ------------------------------------
+    @field_validator("hash_key")
+    @classmethod
+    def _check_hash_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            key = bytes.fromhex(value)
+        except ValueError:
+            raise ValueError("must be hexadecimal") from None
+        if len(key) < 32:
+            raise ValueError("must be at least 32 bytes (64 hex digits)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("is not a database URL") from None
+        if backend not in _DATABASE_BACKENDS:
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(sorted(_LOG_LEVELS))}")
+        return value.upper()
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from credgate.config import Settings
+from credgate.config_file import ConfigurationError, explain
 from credgate.logs import configure_logging
 from credgate.management import ManagementError
 from credgate.runtime import Runtime
@@ -27,7 +29,9 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 def load_settings() -> Settings:
     try:
         settings = Settings()
-    except ValueError as exc:
+    except ValidationError as exc:
+        fail(explain(exc))
+    except ConfigurationError as exc:
         fail(f"bad configuration: {exc}")
     configure_logging(settings.log_level, settings.log_format)
     return settings

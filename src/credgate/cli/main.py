@@ -18,6 +18,7 @@ from credgate.cli.common import (
     run_with_runtime,
     timestamp,
 )
+from credgate.cli.config import config
 from credgate.cli.demo import run_demo
 from credgate.cli.purge import tokens_purge
 from credgate.cli.quickstart import create_quickstart_client, quickstart_banner
@@ -37,6 +38,7 @@ app.add_typer(accounts, name="accounts")
 app.add_typer(clients, name="clients")
 app.add_typer(tokens, name="tokens")
 tokens.command("purge")(tokens_purge)
+app.add_typer(config, name="config")
 
 ACTOR = "cli"
 
