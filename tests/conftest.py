@@ -143,8 +143,9 @@ class LiveServer:
 
 
 def start_server(
-    tmp: Path, extra_env: dict[str, str] | None = None
+    tmp: Path, extra_env: dict[str, str] | None = None, serve_args: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], LiveServer]:
+    """``credgate serve`` on a free port; ``serve_args=("--plain-http",)`` for behind a proxy."""
     data_dir = tmp / "data"
     port = free_port()
     env = {
@@ -169,12 +170,13 @@ def start_server(
     log_file = tmp / "server.log"
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "credgate", "serve", "--port", str(port)],
+            [sys.executable, "-m", "credgate", "serve", "--port", str(port), *serve_args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = LiveServer(f"https://127.0.0.1:{port}", ca_file, data_dir, log_file, env, settings)
+    scheme = "http" if "--plain-http" in serve_args else "https"
+    server = LiveServer(f"{scheme}://127.0.0.1:{port}", ca_file, data_dir, log_file, env, settings)
     ISSUED.servers.append(server)
     _wait_for(server, process)
     return process, server
@@ -182,12 +184,14 @@ def start_server(
 
 def _wait_for(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
+    # Behind a proxy, plain HTTP may be refused (403): the server answers all the same.
+    ready = (200, 403) if server.base_url.startswith("http:") else (200,)
     with server.http() as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(server.log_file.read_text())
             try:
-                if http.get("/healthz").status_code == 200:
+                if http.get("/healthz").status_code in ready:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)

@@ -109,6 +109,8 @@ def test_the_effective_database_url_is_shown_when_unset(env: dict[str, str]) -> 
         ("CREDGATE_DATABASE_URL", "mysql://x@y/z", "CREDGATE_DATABASE_URL"),
         ("CREDGATE_LOG_LEVEL", "LOUD", "CREDGATE_LOG_LEVEL"),
         ("CREDGATE_RENEWAL_OVERLAP", "-1", "CREDGATE_RENEWAL_OVERLAP"),
+        ("CREDGATE_TRUSTED_PROXIES", "*", "CREDGATE_TRUSTED_PROXIES"),
+        ("CREDGATE_TRUSTED_PROXIES", "10.0.0.1 proxy.internal", "CREDGATE_TRUSTED_PROXIES"),
         ("CREDGATE_CONFIG_FILE", "/nonexistent/credgate.toml", "CREDGATE_CONFIG_FILE"),
     ],
 )

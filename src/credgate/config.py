@@ -6,6 +6,7 @@ See ``credgate.config_file`` for where the file is looked for.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -134,6 +135,19 @@ class Settings(BaseSettings):
             raise ValueError("is not a database URL") from None
         if backend not in _DATABASE_BACKENDS:
             raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: list[str]) -> list[str]:
+        # Addresses and networks only: "*" would let any client claim HTTPS for itself.
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "must list proxy IP addresses or networks (CIDR), not names or *"
+                ) from None
         return value
 
     @field_validator("log_level")
