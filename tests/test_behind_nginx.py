@@ -44,15 +44,15 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-    upstream credgate {{ server 127.0.0.1:{backend_port}; }}
+    upstream credgate {{ server {backend}; }}
     server {{
         listen 127.0.0.1:{port} ssl;
+        # The location below is docs/deployment.md's, word for word.
         ssl_certificate {cert};
         ssl_certificate_key {key};
         ssl_protocols TLSv1.2 TLSv1.3;
         location / {{
             proxy_pass http://credgate;
-            proxy_bind 127.0.0.1;
             # $http_host keeps the port, so the issuer credgate derives is the public origin.
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -99,7 +99,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
         NGINX_CONF.format(
             prefix=prefix,
             port=port,
-            backend_port=backend.base_url.rsplit(":", 1)[1],
+            backend=backend.base_url.removeprefix("http://"),
             cert=certificate.cert_file,
             key=certificate.key_file,
         )
