@@ -20,7 +20,7 @@ import pytest
 
 from conftest import LiveServer, Seeded, start_server, stop_server
 
-THREADS = 6
+THREADS = 10
 # Uvicorn finishes its graceful shutdown, then ends by the signal it was sent.
 CLEAN_EXIT = {0, -signal.SIGTERM}
 
