@@ -38,7 +38,7 @@ def _old_token(client: Client, *, expired: timedelta, revoked: timedelta | None)
     )
 
 
-def seed_tokens(server: LiveServer, seeded: Seeded, ages: dict[str, AccessToken]) -> None:
+def seed_tokens(server: LiveServer, ages: dict[str, AccessToken]) -> None:
     async def insert(runtime: Runtime) -> None:
         async with runtime.sessions.begin() as session:
             session.add_all(ages.values())
@@ -102,7 +102,7 @@ def seed_mixed_tokens(server: LiveServer) -> tuple[dict[str, AccessToken], dict]
         "expired_recently": _old_token(client, expired=timedelta(hours=1), revoked=None),
         "revoked_recently": _old_token(client, expired=-DAY, revoked=timedelta(minutes=5)),
     }
-    seed_tokens(server, seeded, tokens)
+    seed_tokens(server, tokens)
     return tokens, server.token(seeded)
 
 
@@ -141,7 +141,7 @@ def test_purge_works_through_many_small_batches(server: LiveServer) -> None:
     seeded = server.client()
     client = client_row(server, seeded)
     tokens = {str(n): _old_token(client, expired=3 * DAY, revoked=None) for n in range(7)}
-    seed_tokens(server, seeded, tokens)
+    seed_tokens(server, tokens)
 
     env = {**server.env, "CREDGATE_PURGE_BATCH_SIZE": "2"}
     result = cli_json("tokens", "purge", env=env)

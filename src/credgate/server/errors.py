@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any, cast
 
 from fastapi import FastAPI
@@ -31,13 +33,38 @@ async def _oauth2_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
+class _OutageLog:
+    """One ``database.unavailable`` line per interval, counting the 503s in between, so an
+    outage under load does not flood the log with one line per request."""
+
+    interval = 10.0
+
+    def __init__(self) -> None:
+        self.last_logged = -math.inf
+        self.suppressed = 0
+
+
+_OUTAGE_LOG = _OutageLog()
+
+
+def _log_unavailable(exc: Exception, path: str) -> None:
+    now = time.monotonic()
+    if now - _OUTAGE_LOG.last_logged < _OUTAGE_LOG.interval:
+        _OUTAGE_LOG.suppressed += 1
+        return
+    logger.warning(
+        "database.unavailable",
+        extra={"error": type(exc).__name__, "path": path, "since_last": _OUTAGE_LOG.suppressed},
+    )
+    _OUTAGE_LOG.last_logged = now
+    _OUTAGE_LOG.suppressed = 0
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """An unreachable database is a 503 to retry, never a 500; the service heals itself
     because every request takes a fresh, pre-pinged connection from the pool."""
     if is_database_unavailable(exc):
-        logger.warning(
-            "database.unavailable", extra={"error": type(exc).__name__, "path": request.url.path}
-        )
+        _log_unavailable(exc, request.url.path)
         return await _oauth2_error(request, TemporarilyUnavailable("the database is unavailable"))
     if is_unacceptable_value(exc):
         # A value the database cannot hold (PostgreSQL refuses NUL in text): the input's fault.
