@@ -143,8 +143,9 @@ class LiveServer:
 
 
 def start_server(
-    tmp: Path, extra_env: dict[str, str] | None = None
+    tmp: Path, extra_env: dict[str, str] | None = None, serve_args: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], LiveServer]:
+    """``credgate serve`` on a free port; ``serve_args=("--plain-http",)`` for behind a proxy."""
     data_dir = tmp / "data"
     port = free_port()
     env = {
@@ -154,7 +155,9 @@ def start_server(
         "CREDGATE_RENEWAL_OVERLAP": "1",
         **(extra_env or {}),
     }
-    database_url = os.environ.get("CREDGATE_TEST_DATABASE_URL")
+    # A test that brings its own database (a private instance it stops) keeps it.
+    database_url = (extra_env or {}).get("CREDGATE_DATABASE_URL")
+    database_url = database_url or os.environ.get("CREDGATE_TEST_DATABASE_URL")
     if database_url:
         env["CREDGATE_DATABASE_URL"] = database_url
     settings = Settings(
@@ -167,12 +170,13 @@ def start_server(
     log_file = tmp / "server.log"
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "credgate", "serve", "--port", str(port)],
+            [sys.executable, "-m", "credgate", "serve", "--port", str(port), *serve_args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = LiveServer(f"https://127.0.0.1:{port}", ca_file, data_dir, log_file, env, settings)
+    scheme = "http" if "--plain-http" in serve_args else "https"
+    server = LiveServer(f"{scheme}://127.0.0.1:{port}", ca_file, data_dir, log_file, env, settings)
     ISSUED.servers.append(server)
     _wait_for(server, process)
     return process, server
@@ -180,12 +184,14 @@ def start_server(
 
 def _wait_for(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
+    # Behind a proxy, plain HTTP may be refused (403): the server answers all the same.
+    ready = (200, 403) if server.base_url.startswith("http:") else (200,)
     with server.http() as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(server.log_file.read_text())
             try:
-                if http.get("/healthz").status_code == 200:
+                if http.get("/healthz").status_code in ready:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -228,3 +234,42 @@ def http(server: LiveServer) -> Iterator[httpx.Client]:
 def client(server: LiveServer) -> Seeded:
     """A fresh client with both user scopes, in an account of its own."""
     return server.client()
+
+
+# --- the database under test: SQLite by default, PostgreSQL when the run names one ------
+
+
+def shared_test_database_url() -> str | None:
+    """``CREDGATE_TEST_DATABASE_URL``: the PostgreSQL database this run shares, if any."""
+    return os.environ.get("CREDGATE_TEST_DATABASE_URL") or None
+
+
+async def _postgres_admin(url: str, statement: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url).set(drivername="postgresql", database="postgres")
+    connection = await asyncpg.connect(server.render_as_string(hide_password=False))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture()
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the run's kind, for tests of the schema itself.
+
+    On PostgreSQL it is a database of its own next to the run's (named after it, so it shares
+    its prefix), dropped afterwards; on SQLite a file in the test's directory.
+    """
+    shared = shared_test_database_url()
+    if shared is None:
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    from sqlalchemy.engine import make_url
+
+    name = f"{make_url(shared).database}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_postgres_admin(shared, f'CREATE DATABASE "{name}"'))
+    yield make_url(shared).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_postgres_admin(shared, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

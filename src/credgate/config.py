@@ -1,13 +1,30 @@
-"""Settings, read from ``CREDGATE_*`` environment variables; every default runs."""
+"""Settings, from ``CREDGATE_*`` environment variables and an optional TOML file.
+
+Environment variables win over the file, which wins over the defaults; every default runs.
+See ``credgate.config_file`` for where the file is looked for.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from credgate.config_file import config_file_source
+
+_LOG_LEVELS = {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}
+_DATABASE_BACKENDS = {"sqlite", "postgresql"}
 
 
 class Settings(BaseSettings):
@@ -54,6 +71,22 @@ class Settings(BaseSettings):
     hsts_max_age: int = Field(default=31536000, ge=0)
     max_body_bytes: int = Field(default=65536, ge=1024)
 
+    # --- Retention and purge ---------------------------------------------------------------
+    token_retention: int = Field(
+        default=86400,
+        ge=0,
+        description="Seconds an expired or revoked token is kept before it is purged.",
+    )
+    audit_retention_days: int = Field(
+        default=365, ge=1, description="Days audit events are kept before they are purged."
+    )
+    purge_interval: float = Field(
+        default=3600, ge=0, description="Seconds between background purges; 0 turns them off."
+    )
+    purge_batch_size: int = Field(
+        default=1000, ge=1, description="Rows deleted per transaction by a purge."
+    )
+
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
@@ -63,6 +96,66 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return value.replace(",", " ").split()
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: arguments, then the environment, then the config file.
+        config_file = config_file_source(settings_cls)
+        return (init_settings, env_settings, *([config_file] if config_file else []))
+
+    # --- Checks that stop start-up with the setting named ------------------------------------
+    @field_validator("hash_key")
+    @classmethod
+    def _check_hash_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            key = bytes.fromhex(value)
+        except ValueError:
+            raise ValueError("must be hexadecimal") from None
+        if len(key) < 32:
+            raise ValueError("must be at least 32 bytes (64 hex digits)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("is not a database URL") from None
+        if backend not in _DATABASE_BACKENDS:
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: list[str]) -> list[str]:
+        # Addresses and networks only: "*" would let any client claim HTTPS for itself.
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "must list proxy IP addresses or networks (CIDR), not names or *"
+                ) from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(sorted(_LOG_LEVELS))}")
+        return value.upper()
 
     @cached_property
     def resolved_database_url(self) -> str:

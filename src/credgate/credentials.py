@@ -100,7 +100,8 @@ def is_acceptable_secret(value: str) -> bool:
     """
     if looks_like_generated_secret(value):
         return _is_well_formed(value, SECRET_PREFIX)
-    return len(value) >= MIN_IMPORTED_SECRET_LENGTH
+    # Imported secrets are printable (``validate_imported_secret``), so nothing else matches.
+    return len(value) >= MIN_IMPORTED_SECRET_LENGTH and value.isprintable()
 
 
 def validate_imported_secret(value: str) -> None:

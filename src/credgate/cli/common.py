@@ -10,8 +10,11 @@ from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from credgate.config import Settings
+from credgate.config_file import ConfigurationError, explain
 from credgate.logs import configure_logging
 from credgate.management import ManagementError
 from credgate.runtime import Runtime
@@ -26,22 +29,39 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 def load_settings() -> Settings:
     try:
         settings = Settings()
-    except ValueError as exc:
+    except ValidationError as exc:
+        fail(explain(exc))
+    except ConfigurationError as exc:
         fail(f"bad configuration: {exc}")
     configure_logging(settings.log_level, settings.log_format)
     return settings
 
 
 def prepare_database(settings: Settings) -> None:
-    """SQLite is created and migrated on first use; other databases must be migrated first."""
+    """SQLite is created and migrated on first use; other databases must be migrated first.
+
+    Either way a schema newer than this version, or one it does not know, stops the command
+    with the fix named, before anything reads or writes it.
+    """
     url = settings.resolved_database_url
-    if is_sqlite(url):
-        upgrade(url)
-        return
     try:
-        check_schema(url)
+        if is_sqlite(url):
+            upgrade(url)
+        else:
+            check_schema(url)
     except SchemaOutOfDate as exc:
         fail(str(exc))
+    except (OSError, SQLAlchemyError) as exc:
+        fail(f"cannot reach the database ({type(exc).__name__}); check CREDGATE_DATABASE_URL")
+
+
+def migrate_database(settings: Settings) -> None:
+    try:
+        upgrade(settings.resolved_database_url)
+    except SchemaOutOfDate as exc:
+        fail(str(exc))
+    except (OSError, SQLAlchemyError) as exc:
+        fail(f"cannot reach the database ({type(exc).__name__}); check CREDGATE_DATABASE_URL")
 
 
 def run_with_runtime(operation: Callable[[Runtime], Awaitable[T]]) -> T:

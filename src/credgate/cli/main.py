@@ -12,12 +12,15 @@ from credgate.cli.common import (
     JsonOption,
     fail,
     load_settings,
+    migrate_database,
     prepare_database,
     print_json,
     run_with_runtime,
     timestamp,
 )
+from credgate.cli.config import config
 from credgate.cli.demo import run_demo
+from credgate.cli.purge import tokens_purge
 from credgate.cli.quickstart import create_quickstart_client, quickstart_banner
 from credgate.cli.serve import serve_forever
 from credgate.server.tls import ensure_dev_certificate
@@ -34,6 +37,8 @@ tokens = typer.Typer(help="Live access tokens.", no_args_is_help=True)
 app.add_typer(accounts, name="accounts")
 app.add_typer(clients, name="clients")
 app.add_typer(tokens, name="tokens")
+tokens.command("purge")(tokens_purge)
+app.add_typer(config, name="config")
 
 ACTOR = "cli"
 
@@ -59,11 +64,8 @@ def serve(
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database schema to this version of credgate."""
-    from credgate.storage.migrate import upgrade
-
-    settings = load_settings()
-    upgrade(settings.resolved_database_url)
+    """Upgrade the database schema to this version of credgate; safe on a live database."""
+    migrate_database(load_settings())
     typer.echo("database is up to date")
 
 

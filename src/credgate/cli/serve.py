@@ -10,6 +10,7 @@ import uvicorn
 
 from credgate.config import Settings
 from credgate.logs import logging_config
+from credgate.server.graceful import run_server
 from credgate.server.https import is_loopback
 from credgate.server.tls import ensure_dev_certificate
 
@@ -48,7 +49,7 @@ def serve_forever(
     else:
         cert, key = tls_files(settings, certfile, keyfile)
         ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-    uvicorn.run(
+    config = uvicorn.Config(
         "credgate.server.app:create_app",
         factory=True,
         host=host,
@@ -61,3 +62,4 @@ def serve_forever(
         log_config=logging_config(settings.log_level, settings.log_format),
         **ssl,  # type: ignore[arg-type]
     )
+    run_server(config)

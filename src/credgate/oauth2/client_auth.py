@@ -34,6 +34,9 @@ async def authenticate_client(
     if not is_acceptable_secret(credentials.client_secret):
         # A bad checksum is refused before any database read.
         raise _failure(credentials, "malformed_secret")
+    if not credentials.client_id.isprintable():
+        # No stored id holds a control character (PostgreSQL text cannot even hold NUL).
+        raise _failure(credentials, "malformed_client_id")
 
     presented_hash = hasher.hash(credentials.client_secret)
     client = await client_store.find_client(session, credentials.client_id)

@@ -125,3 +125,21 @@ class NotFound(OAuth2Error):
 
     error = "not_found"
     status_code = 404
+
+
+class TemporarilyUnavailable(OAuth2Error):
+    """The server cannot answer now, typically because the database is unreachable.
+
+    The code is RFC 6749 §4.1.2.1's; the 503 and ``Retry-After`` (RFC 9110 §10.2.3) tell
+    clients and load balancers to try again shortly rather than give up on the credentials.
+    """
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -39,7 +39,8 @@ class UserIn(BaseModel):
     )
 
     email: EmailStr
-    name: str = Field(min_length=1, max_length=200)
+    # No control characters: they have no place in a name, and PostgreSQL refuses NUL.
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class UserOut(BaseModel):

@@ -20,6 +20,7 @@ from credgate.runtime import Runtime
 from credgate.server import api_docs
 from credgate.server.errors import install_error_handlers
 from credgate.server.https import HttpsOnlyMiddleware
+from credgate.server.purge import ScheduledPurge
 
 logger = logging.getLogger("credgate.server")
 
@@ -35,10 +36,12 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.start(settings)
         app.state.runtime = runtime
+        purge = ScheduledPurge(runtime)
         logger.info("server.started", extra={"version": __version__})
         try:
             yield
         finally:
+            await purge.stop()
             await runtime.close()
 
     app = FastAPI(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from credgate.oauth2.errors import OAuth2Error
+from credgate.oauth2.errors import InvalidRequest, OAuth2Error, TemporarilyUnavailable
+from credgate.storage.availability import is_database_unavailable, is_unacceptable_value
 
 logger = logging.getLogger("credgate.http")
 
@@ -27,6 +31,45 @@ async def _oauth2_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(OAuth2Error, exc)  # registered for this class only
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers()}
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+
+
+class _OutageLog:
+    """One ``database.unavailable`` line per interval, counting the 503s in between, so an
+    outage under load does not flood the log with one line per request."""
+
+    interval = 10.0
+
+    def __init__(self) -> None:
+        self.last_logged = -math.inf
+        self.suppressed = 0
+
+
+_OUTAGE_LOG = _OutageLog()
+
+
+def _log_unavailable(exc: Exception, path: str) -> None:
+    now = time.monotonic()
+    if now - _OUTAGE_LOG.last_logged < _OUTAGE_LOG.interval:
+        _OUTAGE_LOG.suppressed += 1
+        return
+    logger.warning(
+        "database.unavailable",
+        extra={"error": type(exc).__name__, "path": path, "since_last": _OUTAGE_LOG.suppressed},
+    )
+    _OUTAGE_LOG.last_logged = now
+    _OUTAGE_LOG.suppressed = 0
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """An unreachable database is a 503 to retry, never a 500; the service heals itself
+    because every request takes a fresh, pre-pinged connection from the pool."""
+    if is_database_unavailable(exc):
+        _log_unavailable(exc, request.url.path)
+        return await _oauth2_error(request, TemporarilyUnavailable("the database is unavailable"))
+    if is_unacceptable_value(exc):
+        # A value the database cannot hold (PostgreSQL refuses NUL in text): the input's fault.
+        return await _oauth2_error(request, InvalidRequest("a value is not acceptable"))
+    raise exc
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -52,5 +95,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OAuth2Error, _oauth2_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

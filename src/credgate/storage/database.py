@@ -22,6 +22,8 @@ __all__ = [
     "create_sessionmaker",
 ]
 
+CONNECT_TIMEOUT_SECONDS = 5
+
 # Written as users write them; credgate picks the async driver it ships with.
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -70,7 +72,16 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Pre-ping replaces connections a database restart has cut; the short connect and pool
+    # timeouts make an unreachable database a quick 503 rather than a hung request.
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=CONNECT_TIMEOUT_SECONDS,
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -11,13 +12,44 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from credgate import __version__
 from credgate.storage.database import create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+MIGRATE_COMMAND = "credgate migrate"
+
 
 class SchemaOutOfDate(RuntimeError):
     """The database schema is not the one this version of credgate was written for."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None
+    head: str | None
+    known: bool
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+    def problem(self) -> str | None:
+        """What is wrong with the schema and the command that fixes it; None when current."""
+        if self.is_current:
+            return None
+        if not self.known:
+            # A newer credgate migrated this database; downgrading the schema from here
+            # would need migrations this version does not have.
+            return (
+                f"database schema is at revision {self.current}, which credgate "
+                f"{__version__} does not know (written by a newer version?): run "
+                "`pip install --upgrade credgate` to the version that migrated it"
+            )
+        return (
+            f"database schema is at {self.current or 'nothing (empty database)'}, credgate "
+            f"{__version__} needs {self.head}: run `{MIGRATE_COMMAND}`"
+        )
 
 
 def alembic_config(database_url: str) -> Config:
@@ -27,14 +59,18 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head_revision() -> str | None:
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return script.get_current_head()
+    return _scripts().get_current_head()
 
 
-def upgrade(database_url: str) -> None:
-    """Bring the database to the newest schema; safe to run on a live database."""
-    command.upgrade(alembic_config(database_url), "head")
+def _is_known(revision: str | None) -> bool:
+    if revision is None:
+        return True
+    return revision in {script.revision for script in _scripts().walk_revisions()}
 
 
 def _current_revision(connection: Connection) -> str | None:
@@ -50,12 +86,26 @@ async def current_revision(database_url: str) -> str | None:
         await engine.dispose()
 
 
+def schema_state(database_url: str) -> SchemaState:
+    current = asyncio.run(current_revision(database_url))
+    return SchemaState(current=current, head=head_revision(), known=_is_known(current))
+
+
 def check_schema(database_url: str) -> None:
     """Raise ``SchemaOutOfDate`` with the command that fixes it when the schema is not head."""
-    current = asyncio.run(current_revision(database_url))
-    head = head_revision()
-    if current != head:
-        raise SchemaOutOfDate(
-            f"database schema is at {current or 'nothing'}, credgate needs {head}: "
-            "run `credgate migrate`"
-        )
+    problem = schema_state(database_url).problem()
+    if problem is not None:
+        raise SchemaOutOfDate(problem)
+
+
+def upgrade(database_url: str) -> None:
+    """Bring the database to the newest schema; safe to run on a live database.
+
+    Each migration runs in one transaction (PostgreSQL has transactional DDL), under an
+    advisory lock taken in the migration environment, so two instances migrating at once run
+    the steps once. A schema newer than this version is refused, not touched.
+    """
+    state = schema_state(database_url)
+    if not state.known:
+        raise SchemaOutOfDate(state.problem())
+    command.upgrade(alembic_config(database_url), "head")

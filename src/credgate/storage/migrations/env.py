@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from credgate.storage.database import create_engine
@@ -12,6 +13,10 @@ from credgate.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+# Any fixed number, the same for every credgate: instances that run `credgate migrate` at the
+# same moment queue on it, and the later one finds the schema current.
+_MIGRATION_LOCK = 0x63726764
 
 
 def _run(connection: Connection) -> None:
@@ -22,6 +27,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+            )
         context.run_migrations()
 
 
