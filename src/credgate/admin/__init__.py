@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from credgate.admin import api
+from credgate.admin import api, portal
 from credgate.admin.security_headers import AdminSecurityHeaders
 from credgate.management import ManagementError
 
@@ -26,6 +26,7 @@ def install(app: FastAPI) -> None:
     """Mount the portal and the admin API, their headers, and their part of the OpenAPI."""
     app.include_router(api.session_router)
     app.include_router(api.router)
+    portal.install(app)
     app.add_exception_handler(ManagementError, _management_error)
     app.add_middleware(AdminSecurityHeaders)
     document = app.openapi
