@@ -140,7 +140,16 @@ def _number(form: FormData, name: str, default: int | None = None) -> int | None
     try:
         return int(value)
     except ValueError:
-        raise ManagementError(f"{name.replace('_', ' ')} must be a whole number") from None
+        label = _FIELD_LABELS.get(name, name)
+        raise ManagementError(f"{label} must be a whole number") from None
+
+
+_FIELD_LABELS = {
+    "token_ttl": "the token lifetime",
+    "grace_seconds": "the overlap",
+    "grace_custom": "the overlap",
+    "expires_days": "the expiry",
+}
 
 
 async def _found(lookup: Awaitable[Any]) -> Any:
