@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -561,3 +565,33 @@ def test_admin_api_is_in_the_openapi_document(http: httpx.Client) -> None:
     assert "adminApiKey" in document["components"]["securitySchemes"]
     assert "security" not in document["paths"]["/admin/api/session"]["post"]
     assert not any(p.startswith("/admin/") and "/api/" not in p for p in document["paths"])
+
+
+def test_readme_admin_api_example_runs_as_written(server: LiveServer, owner: Admin) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Admin Portal", 1)[1].split("\n## ", 1)[0]
+    script = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)[1]
+    with sign_in(server, owner) as http:
+        key = server.remember_secret(
+            http.post("/admin/api/keys", json={"name": "doc"}).json()["key"]
+        )
+    env = {
+        **server.env,
+        "CREDGATE_URL": server.base_url,
+        "CREDGATE_CA": str(server.ca_file),
+        "ADMIN_KEY": key,
+    }
+
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    server.remember_secret(created["client_secret"])
+    assert (created["name"], created["account_id"]) == ("billing", owner.account_id)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import ssl
+import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pyotp
 import pytest
 from sqlalchemy import select
 
 from admin_support import PASSWORD, Admin, account_admin, make_admin, sign_in
-from conftest import LiveServer
+from conftest import ISSUED, LiveServer, free_port
 from credgate.storage.models import AdminSession, AdminUser, AuditEvent
 from test_cli import cli
 
@@ -237,3 +245,59 @@ def test_operator_sees_every_admin(server: LiveServer) -> None:
         emails = {a["email"] for a in http.get("/admin/api/admins").json()}
 
     assert {operator.email, other.email} <= emails
+
+
+def test_quickstart_prints_a_portal_sign_in_that_works(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDGATE_")}
+    env["CREDGATE_DATA_DIR"] = str(tmp_path / "data")
+    if os.environ.get("CREDGATE_TEST_DATABASE_URL"):
+        pytest.skip("quickstart runs on its embedded SQLite database")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "credgate", "quickstart", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        banner = _read_until(process, "  password  ")
+        password = re.search(r"  password  (\S+)", banner).group(1)  # type: ignore[union-attr]
+        ISSUED.secrets.append(re.search(r"CLIENT_SECRET=(\S+)", banner).group(1))  # type: ignore[union-attr]
+        ca = tmp_path / "data" / "tls" / "ca.pem"
+        with httpx.Client(verify=ssl.create_default_context(cafile=ca), timeout=10) as http:
+            signed_in = _when_up(
+                lambda: http.post(
+                    f"https://127.0.0.1:{port}/admin/api/session",
+                    json={"email": "admin@example.com", "password": password},
+                )
+            )
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)
+
+    assert f"open https://127.0.0.1:{port}/admin/ and sign in" in banner
+    assert signed_in.status_code == 201
+    assert signed_in.json()["admin"]["role"] == "operator"
+
+
+def _read_until(process: subprocess.Popen[str], marker: str) -> str:
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()  # type: ignore[union-attr]
+        lines.append(line)
+        if marker in line or not line:
+            break
+    return "".join(lines)
+
+
+def _when_up(call: Callable[[], httpx.Response]) -> httpx.Response:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return call()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
