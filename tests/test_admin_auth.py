@@ -18,7 +18,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from admin_support import PASSWORD, Admin, account_admin, make_admin, sign_in
+from admin_support import PASSWORD, Admin, account_admin, make_admin, sign_in, with_key
 from conftest import ISSUED, LiveServer, free_port
 from credgate.storage.models import AdminSession, AdminUser, AuditEvent
 from test_cli import cli
@@ -301,3 +301,37 @@ def _when_up(call: Callable[[], httpx.Response]) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_changing_the_password_ends_the_other_sessions(server: LiveServer) -> None:
+    admin = account_admin(server)
+    new_password = "a much longer new password"
+    with sign_in(server, admin) as elsewhere, sign_in(server, admin) as here:
+        wrong = here.post(
+            "/admin/api/me/password",
+            json={"current_password": "not it at all", "new_password": new_password},
+        )
+        changed = here.post(
+            "/admin/api/me/password",
+            json={"current_password": admin.password, "new_password": new_password},
+        )
+        assert here.get("/admin/api/me").status_code == 200
+        assert elsewhere.get("/admin/api/me").status_code == 401
+
+    assert wrong.status_code == 400
+    assert changed.status_code == 204
+    assert _sign_in(server, admin.email, admin.password) == 401
+    assert _sign_in(server, admin.email, new_password) == 201
+    assert _events(server, "admin.password_changed", admin.email)
+
+
+def test_disabling_an_account_ends_its_admins_sessions_and_keys(server: LiveServer) -> None:
+    admin = account_admin(server)
+    operator = make_admin(server)
+    with sign_in(server, admin) as session_http, with_key(server, admin) as key_http:
+        with sign_in(server, operator) as ops:
+            ops.post(f"/admin/api/accounts/{admin.account_id}/disable")
+            assert session_http.get("/admin/api/me").status_code == 401
+            assert key_http.get("/admin/api/me").status_code == 401
+            ops.post(f"/admin/api/accounts/{admin.account_id}/enable")
+        assert session_http.get("/admin/api/me").status_code == 200

@@ -250,3 +250,34 @@ def test_vendored_chart_library_is_served_with_its_licence(http: httpx.Client) -
     assert "uPlot" in script.text
     assert "MIT License" in licence.text
     assert "uplot@1.6.32" in version.text
+
+
+def test_password_form_checks_the_repeat_and_changes_the_password(
+    server: LiveServer, browser: httpx.Client, owner: Admin
+) -> None:
+    token = _csrf(browser.get("/admin/profile"))
+    new = "another long password"
+
+    differ = browser.post(
+        "/admin/profile/password",
+        data={
+            "csrf_token": token,
+            "current_password": owner.password,
+            "new_password": new,
+            "repeat_password": new + "!",
+        },
+    )
+    changed = browser.post(
+        "/admin/profile/password",
+        data={
+            "csrf_token": token,
+            "current_password": owner.password,
+            "new_password": new,
+            "repeat_password": new,
+        },
+    )
+
+    assert differ.status_code == 400
+    assert "the two new passwords differ" in differ.text
+    assert changed.headers["location"] == "/admin/profile?done=password_changed"
+    assert "Your password is changed" in browser.get(changed.headers["location"]).text

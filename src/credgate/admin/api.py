@@ -153,6 +153,27 @@ async def confirm_totp(request: Request, principal: PrincipalDep, body: TotpCode
     return _json({"totp_enabled": True})
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(min_length=auth.MIN_PASSWORD_LENGTH, max_length=1024)
+
+
+@router.post("/me/password", summary="Change one's own password", status_code=204)
+async def change_password(
+    request: Request, principal: PrincipalDep, body: PasswordChange
+) -> Response:
+    """Every other session of this admin ends; the calling session stays signed in."""
+    await auth.change_password(
+        runtime_of(request),
+        principal,
+        body.current_password,
+        body.new_password,
+        keep_session=request.cookies.get(access.SESSION_COOKIE),
+        source_address=_source(request),
+    )
+    return Response(status_code=204, headers=NO_STORE)
+
+
 # --- Accounts -----------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
-from credgate.admin.auth import Principal
+from credgate.admin.auth import Principal, is_usable_admin
 from credgate.credentials import (
     generate_admin_api_key,
     is_well_formed_admin_api_key,
@@ -106,7 +106,7 @@ async def authenticate_api_key(runtime: Runtime, value: str) -> Principal | None
         if found is None:
             return None
         key, admin = found
-        if key.revoked_at is not None or admin.status != "active":
+        if key.revoked_at is not None or not await is_usable_admin(session, admin):
             return None
         # Admin API calls are rare next to token requests: recording the use inline is fine.
         await session.execute(

@@ -17,7 +17,7 @@ from datetime import timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from credgate.management import ManagementError
 from credgate.runtime import Runtime
@@ -227,10 +227,17 @@ def _refusal_text(reason: str) -> str:
 
 
 async def _account_is_active(runtime: Runtime, admin: AdminUser) -> bool:
+    async with runtime.sessions() as session:
+        return await is_usable_admin(session, admin)
+
+
+async def is_usable_admin(session: AsyncSession, admin: AdminUser | None) -> bool:
+    """An admin may act while active, and, for an account admin, while the account is."""
+    if admin is None or admin.status != "active":
+        return False
     if admin.account_id is None:
         return True
-    async with runtime.sessions() as session:
-        account = await account_store.find_account(session, admin.account_id)
+    account = await account_store.find_account(session, admin.account_id)
     return account is not None and account.status == "active"
 
 
@@ -252,13 +259,23 @@ async def _record_failure(
     now = utcnow()
     async with runtime.sessions.begin() as session:
         if admin is not None and reason not in ("locked", "totp_required"):
-            row = await session.get(AdminUser, admin.id)
-            if row is not None:
-                row.failed_signins += 1
-                if row.failed_signins >= settings.admin_signin_lock_after:
-                    row.locked_until = now + timedelta(seconds=settings.admin_signin_lock_seconds)
-                    row.failed_signins = 0
-                    reason = "wrong_password_locked"
+            # One UPDATE, so failures racing in parallel each count.
+            failures = await session.scalar(
+                update(AdminUser)
+                .where(AdminUser.id == admin.id)
+                .values(failed_signins=AdminUser.failed_signins + 1)
+                .returning(AdminUser.failed_signins)
+            )
+            if failures is not None and failures >= settings.admin_signin_lock_after:
+                await session.execute(
+                    update(AdminUser)
+                    .where(AdminUser.id == admin.id)
+                    .values(
+                        failed_signins=0,
+                        locked_until=now + timedelta(seconds=settings.admin_signin_lock_seconds),
+                    )
+                )
+                reason = "wrong_password_locked"
         await record_event(
             session,
             actor=f"admin:{email[:180]}",
@@ -316,7 +333,7 @@ async def find_session_admin(runtime: Runtime, cookie_value: str) -> AdminUser |
             await session.delete(row)
             return None
         admin = await session.get(AdminUser, row.admin_id)
-        if admin is None or admin.status != "active":
+        if admin is None or not await is_usable_admin(session, admin):
             return None
         row.last_seen_at = now
         return admin
@@ -378,3 +395,37 @@ async def confirm_totp_enrolment(
 async def find_admin(runtime: Runtime, admin_id: str) -> AdminUser | None:
     async with runtime.sessions() as session:
         return await session.get(AdminUser, admin_id)
+
+
+async def change_password(
+    runtime: Runtime,
+    principal: Principal,
+    current: str,
+    new: str,
+    *,
+    keep_session: str | None,
+    source_address: str | None,
+) -> None:
+    """Change one's own password; every other session of this admin ends."""
+    new_hash = hash_password(new)
+    async with runtime.sessions.begin() as session:
+        admin = await session.get(AdminUser, principal.admin_id)
+        if admin is None:
+            raise ManagementError("no such admin")
+        matched = await asyncio.to_thread(_password_matches, admin.password_hash, current)
+        if not matched:
+            raise ManagementError("the current password is not right")
+        admin.password_hash = new_hash
+        others = delete(AdminSession).where(AdminSession.admin_id == admin.id)
+        if keep_session is not None:
+            others = others.where(AdminSession.session_hash != runtime.hasher.hash(keep_session))
+        await session.execute(others)
+        await record_event(
+            session,
+            actor=principal.actor,
+            action="admin.password_changed",
+            account_id=admin.account_id,
+            target=admin.email,
+            source_address=source_address,
+        )
+    logger.info("admin.password_changed", extra={"admin_id": principal.admin_id})

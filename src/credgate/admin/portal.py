@@ -179,6 +179,7 @@ NOTICES = {
     "key_revoked": "The key is revoked.",
     "admin_created": "The admin can now sign in.",
     "totp_enabled": "Two-factor sign-in is on.",
+    "password_changed": "Your password is changed; your other sessions are signed out.",
 }
 
 
@@ -776,6 +777,28 @@ async def confirm_totp(request: Request) -> Response:
             request, "profile.html", principal, admin=admin, error=str(exc), status_code=400
         )
     return _back("/admin/profile", "totp_enabled")
+
+
+@router.post("/profile/password")
+async def change_password(request: Request) -> Response:
+    principal, form = await _form(request)
+    try:
+        if str(form.get("new_password", "")) != str(form.get("repeat_password", "")):
+            raise ManagementError("the two new passwords differ")
+        await auth.change_password(
+            runtime_of(request),
+            principal,
+            str(form.get("current_password", "")),
+            str(form.get("new_password", "")),
+            keep_session=request.cookies.get(access.SESSION_COOKIE),
+            source_address=client_address(request),
+        )
+    except ManagementError as exc:
+        admin = await auth.find_admin(runtime_of(request), principal.admin_id)
+        return render(
+            request, "profile.html", principal, admin=admin, error=str(exc), status_code=400
+        )
+    return _back("/admin/profile", "password_changed")
 
 
 # --- Errors and installation --------------------------------------------------------------
