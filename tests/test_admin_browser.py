@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from admin_support import Admin, account_admin, token_for
+from admin_support import Admin, account_admin, make_admin, token_for
 from conftest import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -201,3 +201,23 @@ def test_copy_button_puts_the_secret_on_the_clipboard(page, server: LiveServer) 
 
     assert page.evaluate("navigator.clipboard.readText()") == secret
     assert page.inner_text("button[data-copy='#client-secret']") == "Copied"
+
+
+def test_operator_sees_every_account_and_filters_by_one(page, server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    seeded = [_seeded(server.client) for _ in range(2)]
+    names = {s.account for s in seeded}
+    _sign_in(page, _seeded(make_admin, server))
+
+    listed = page.inner_text("#clients-table")
+    assert all(s.client_id in listed for s in seeded)
+    _shot(page, "clients-operator")
+    page.select_option("select[data-autosubmit]", label=seeded[0].account)
+    page.wait_for_url("**/admin/clients?account_id=*")
+    filtered = page.inner_text("#clients-table")
+    assert seeded[0].client_id in filtered
+    assert seeded[1].client_id not in filtered
+
+    page.goto("/admin/accounts")
+    assert names <= set(page.inner_text("#accounts-table").split())
+    _shot(page, "accounts-operator")
+    assert page.problems == []
