@@ -281,3 +281,26 @@ def test_password_form_checks_the_repeat_and_changes_the_password(
     assert "the two new passwords differ" in differ.text
     assert changed.headers["location"] == "/admin/profile?done=password_changed"
     assert "Your password is changed" in browser.get(changed.headers["location"]).text
+
+
+def test_key_made_on_the_keys_page_is_shown_once_and_revoked_there(
+    server: LiveServer, browser: httpx.Client
+) -> None:
+    token = _csrf(browser.get("/admin/keys"))
+
+    made = browser.post("/admin/keys", data={"csrf_token": token, "name": "ci <deploy>"})
+    key = server.remember_secret(
+        re.search(r'id="new-key" class="secret">([^<]+)<', made.text).group(1)
+    )  # type: ignore[union-attr]
+    listed = browser.get("/admin/keys").text
+    key_id = re.search(r'action="/admin/keys/([^/]+)/revoke"', listed).group(1)  # type: ignore[union-attr]
+    with server.http() as api:
+        api.headers["Authorization"] = f"Bearer {key}"
+        before = api.get("/admin/api/me").status_code
+        revoked = browser.post(f"/admin/keys/{key_id}/revoke", data={"csrf_token": token})
+        after = api.get("/admin/api/me").status_code
+
+    assert "shown only this once" in made.text
+    assert key not in listed
+    assert "ci &lt;deploy&gt;" in listed
+    assert (before, revoked.status_code, after) == (200, 303, 401)
