@@ -304,3 +304,32 @@ def test_key_made_on_the_keys_page_is_shown_once_and_revoked_there(
     assert key not in listed
     assert "ci &lt;deploy&gt;" in listed
     assert (before, revoked.status_code, after) == (200, 303, 401)
+
+
+def test_admins_are_added_and_removed_on_the_accounts_page(
+    server: LiveServer, browser: httpx.Client, owner: Admin
+) -> None:
+    token = _csrf(browser.get("/admin/accounts"))
+    colleague = Admin(
+        f"colleague-{owner.admin_id[:6]}@example.com",
+        "colleague password",
+        "account_admin",
+        owner.account,
+        owner.account_id,
+        "",
+    )
+
+    added = browser.post(
+        "/admin/admins",
+        data={"csrf_token": token, "email": colleague.email, "password": colleague.password},
+    )
+    page = browser.get("/admin/accounts").text
+    colleague_id = re.search(r'action="/admin/admins/([^/]+)/delete"', page).group(1)  # type: ignore[union-attr]
+    with sign_in(server, colleague) as theirs:
+        removed = browser.post(f"/admin/admins/{colleague_id}/delete", data={"csrf_token": token})
+        assert theirs.get("/admin/api/me").status_code == 401
+
+    assert added.headers["location"] == "/admin/accounts?done=admin_created"
+    assert colleague.email in page
+    assert removed.headers["location"] == "/admin/accounts?done=admin_deleted"
+    assert colleague.email not in browser.get("/admin/accounts").text

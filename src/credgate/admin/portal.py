@@ -178,6 +178,7 @@ NOTICES = {
     "account_enabled": "The account is enabled; enable its clients one by one.",
     "key_revoked": "The key is revoked.",
     "admin_created": "The admin can now sign in.",
+    "admin_deleted": "The admin is removed and signed out.",
     "totp_enabled": "Two-factor sign-in is on.",
     "password_changed": "Your password is changed; your other sessions are signed out.",
 }
@@ -676,6 +677,23 @@ async def create_admin(request: Request) -> Response:
         return "admin_created"
 
     return await _accounts_action(request, create)
+
+
+@router.post("/admins/{admin_id}/delete")
+async def delete_admin(request: Request, admin_id: str) -> Response:
+    async def delete(principal: Principal, form: FormData) -> str:
+        admin = await _found(access.admin_in_reach(request, principal, admin_id))
+        if admin.id == principal.admin_id:
+            raise ManagementError("you cannot remove yourself")
+        await auth.delete_admin(
+            runtime_of(request),
+            admin,
+            actor=principal.actor,
+            source_address=client_address(request),
+        )
+        return "admin_deleted"
+
+    return await _accounts_action(request, delete)
 
 
 # --- API keys and profile -----------------------------------------------------------------
