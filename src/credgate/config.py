@@ -87,6 +87,17 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Rows deleted per transaction by a purge."
     )
 
+    # --- Admin Portal ------------------------------------------------------------------------
+    admin_session_idle: int = Field(
+        default=1800, ge=1, description="Seconds of inactivity after which a portal session ends."
+    )
+    admin_signin_lock_after: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row that lock an admin out."
+    )
+    admin_signin_lock_seconds: int = Field(
+        default=900, ge=1, description="Seconds an admin stays locked out."
+    )
+
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 

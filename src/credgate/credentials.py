@@ -22,6 +22,7 @@ _BASE62_SET = frozenset(BASE62)
 CLIENT_ID_PREFIX = "cgc"
 SECRET_PREFIX = "cgs"  # noqa: S105 - a prefix, not a secret
 TOKEN_PREFIX = "cgt"  # noqa: S105 - a prefix, not a token
+ADMIN_API_KEY_PREFIX = "cgk"
 
 _BODY_LENGTH = 43  # 62**43 > 2**256
 _CHECKSUM_LENGTH = 6  # 62**6 > 2**32
@@ -86,6 +87,15 @@ def generate_access_token() -> str:
 def is_well_formed_token(value: str) -> bool:
     """True when ``value`` has the access-token shape and a matching checksum."""
     return _is_well_formed(value, TOKEN_PREFIX)
+
+
+def generate_admin_api_key() -> str:
+    return _generate(ADMIN_API_KEY_PREFIX)
+
+
+def is_well_formed_admin_api_key(value: str) -> bool:
+    """True when ``value`` has the admin API key shape and a matching checksum."""
+    return _is_well_formed(value, ADMIN_API_KEY_PREFIX)
 
 
 def looks_like_generated_secret(value: str) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from credgate import management
+from credgate.cli.admins import admins
 from credgate.cli.common import (
     JsonOption,
     fail,
@@ -39,6 +40,7 @@ app.add_typer(clients, name="clients")
 app.add_typer(tokens, name="tokens")
 tokens.command("purge")(tokens_purge)
 app.add_typer(config, name="config")
+app.add_typer(admins, name="admins")
 
 ACTOR = "cli"
 

@@ -11,7 +11,8 @@ from credgate.oauth2.errors import InvalidClient
 from credgate.oauth2.requests import ClientCredentials
 from credgate.storage import clients as client_store
 from credgate.storage.database import AsyncSession
-from credgate.storage.models import Client
+from credgate.storage.models import Client, ClientSecret
+from credgate.usage import USAGE
 
 logger = logging.getLogger("credgate.oauth2")
 
@@ -25,7 +26,18 @@ async def authenticate_client(
     credentials: ClientCredentials,
     now: datetime,
 ) -> Client:
-    """Return the client whose usable secret matches, or raise ``InvalidClient``.
+    """Return the client whose usable secret matches, or raise ``InvalidClient``."""
+    client, _ = await authenticate_client_secret(session, hasher, credentials, now)
+    return client
+
+
+async def authenticate_client_secret(
+    session: AsyncSession,
+    hasher: CredentialHasher,
+    credentials: ClientCredentials,
+    now: datetime,
+) -> tuple[Client, ClientSecret]:
+    """The client and the secret of it that matched, or ``InvalidClient``.
 
     Unknown client, wrong secret, malformed secret and disabled client all give one answer,
     and unknown client and wrong secret take the same work, so a prober learns nothing about
@@ -41,18 +53,19 @@ async def authenticate_client(
     presented_hash = hasher.hash(credentials.client_secret)
     client = await client_store.find_client(session, credentials.client_id)
     secrets = await client_store.find_usable_secrets(session, credentials.client_id, now)
-    stored_hashes = [secret.secret_hash for secret in secrets] or [_DUMMY_HASH]
-    matched = False
-    for stored in stored_hashes:
-        matched |= hmac.compare_digest(presented_hash, stored)
+    matched: ClientSecret | None = None
+    for secret in secrets or [ClientSecret(secret_hash=_DUMMY_HASH)]:
+        if hmac.compare_digest(presented_hash, secret.secret_hash):
+            matched = secret
 
     if client is None:
         raise _failure(credentials, "unknown_client")
-    if not matched:
+    USAGE.count_authentication(client, matched, now)
+    if matched is None:
         raise _failure(credentials, "wrong_secret")
     if client.status != "active":
         raise _failure(credentials, f"client_{client.status}")
-    return client
+    return client, matched
 
 
 def _failure(credentials: ClientCredentials, reason: str) -> InvalidClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from credgate.oauth2.client_auth import authenticate_client
+from credgate.oauth2.client_auth import authenticate_client_secret
 from credgate.oauth2.endpoints import no_store_json, runtime_of
 from credgate.oauth2.errors import InvalidRequest, UnsupportedGrantType
 from credgate.oauth2.openapi import TOKEN_ENDPOINT_DOC
@@ -13,6 +13,7 @@ from credgate.oauth2.requests import OAuthRequest, extract_client_credentials, r
 from credgate.oauth2.scopes import grant_scope, parse_scope
 from credgate.oauth2.tokens import issue_token, log_issued
 from credgate.storage.models import utcnow
+from credgate.usage import USAGE
 
 router = APIRouter(tags=["OAuth 2.0"])
 
@@ -40,7 +41,9 @@ async def create_token(request: Request) -> JSONResponse:
 
     now = utcnow()
     async with runtime.sessions.begin() as session:
-        client = await authenticate_client(session, runtime.hasher, credentials, now)
+        client, secret = await authenticate_client_secret(
+            session, runtime.hasher, credentials, now
+        )
         scopes = grant_scope(oauth.params.get("scope"), parse_scope(client.scope))
         issued = await issue_token(
             session,
@@ -49,7 +52,9 @@ async def create_token(request: Request) -> JSONResponse:
             scopes,
             now,
             max_age=runtime.settings.renewal_max_age,
+            secret_id=secret.id,
         )
 
+    USAGE.count_token_issued(client, now)
     log_issued(issued, grant_type)
     return no_store_json(issued.response())

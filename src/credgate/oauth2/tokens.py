@@ -54,6 +54,7 @@ class ValidToken:
     issued_at: datetime
     expires_at: datetime
     chain_started_at: datetime
+    secret_id: str | None = None
 
 
 async def issue_token(
@@ -66,6 +67,7 @@ async def issue_token(
     max_age: int,
     chain_started_at: datetime | None = None,
     renewed_from: str | None = None,
+    secret_id: str | None = None,
 ) -> IssuedToken:
     """Create and store a token; the caller commits before answering (durable first)."""
     chain_started_at = chain_started_at or now
@@ -83,6 +85,7 @@ async def issue_token(
         expires_at=expires_at,
         chain_started_at=chain_started_at,
         renewed_from=renewed_from,
+        secret_id=secret_id,
     )
     await token_store.save_token(session, row)
     return IssuedToken(row.token_id, value, client.client_id, row.scope, now, expires_at)
@@ -128,6 +131,7 @@ async def validate_access_token(
         issued_at=token.issued_at,
         expires_at=token.expires_at,
         chain_started_at=token.chain_started_at,
+        secret_id=token.secret_id,
     )
 
 
@@ -160,6 +164,7 @@ async def renew_token(
         max_age=max_age,
         chain_started_at=current.chain_started_at,
         renewed_from=current.token_id,
+        secret_id=current.secret_id,
     )
 
 

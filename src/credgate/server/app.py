@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from credgate import __version__
+from credgate import __version__, admin
 from credgate.config import Settings
 from credgate.logs import configure_logging
 from credgate.oauth2 import metadata, revocation, token_endpoint, token_lifecycle
@@ -21,6 +21,7 @@ from credgate.server import api_docs
 from credgate.server.errors import install_error_handlers
 from credgate.server.https import HttpsOnlyMiddleware
 from credgate.server.purge import ScheduledPurge
+from credgate.usage import UsageFlusher
 
 logger = logging.getLogger("credgate.server")
 
@@ -37,11 +38,13 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         runtime = Runtime.start(settings)
         app.state.runtime = runtime
         purge = ScheduledPurge(runtime)
+        usage = UsageFlusher(runtime)
         logger.info("server.started", extra={"version": __version__})
         try:
             yield
         finally:
             await purge.stop()
+            await usage.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -63,6 +66,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["Operations"])
     api_docs.install(app)
+    admin.install(app)
     return app
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from credgate.storage.database import AsyncSession
 from credgate.storage.models import Client, ClientSecret
@@ -30,6 +30,10 @@ async def find_client(session: AsyncSession, client_id: str) -> Client | None:
 async def list_clients(session: AsyncSession, account_id: str) -> Sequence[Client]:
     query = select(Client).where(Client.account_id == account_id).order_by(Client.created_at)
     return (await session.scalars(query)).all()
+
+
+async def list_all_clients(session: AsyncSession) -> Sequence[Client]:
+    return (await session.scalars(select(Client).order_by(Client.created_at))).all()
 
 
 async def find_usable_secrets(
@@ -67,3 +71,19 @@ async def expire_secrets(
         )
         .values(expires_at=expires_at)
     )
+
+
+async def find_secret(
+    session: AsyncSession, client_id: str, secret_id: str
+) -> ClientSecret | None:
+    query = select(ClientSecret).where(
+        ClientSecret.id == secret_id, ClientSecret.client_id == client_id
+    )
+    return await session.scalar(query)
+
+
+async def delete_client(session: AsyncSession, client: Client) -> None:
+    """Delete a client and its secrets (explicitly: SQLite may not enforce cascades)."""
+    await session.execute(delete(ClientSecret).where(ClientSecret.client_id == client.client_id))
+    await session.delete(client)
+    await session.flush()

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -131,6 +132,9 @@ class AccessToken(Base):
     chain_started_at: Mapped[datetime]
     renewed_from: Mapped[str | None] = mapped_column(String(36), default=None)
     replaced_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The secret the chain began with, so revoking that secret can end its tokens; renewals
+    # inherit it. Not a foreign key: deleting a secret row must not touch token rows.
+    secret_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
     __table_args__ = (
         Index("ix_access_tokens_client_id_expires_at", "client_id", "expires_at"),
@@ -173,3 +177,79 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_account_id_occurred_at", "account_id", "occurred_at"),
     )
+
+
+# --- Admin Portal ------------------------------------------------------------------------------
+
+
+class AdminUser(Base):
+    """Someone who signs in to the Admin Portal: an operator, or the admin of one account."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), default=None
+    )
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    # A TOTP seed must be readable to check codes, so unlike secrets it cannot be hashed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_signins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_signin_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"AdminUser(id={self.id!r}, email={self.email!r}, role={self.role!r})"
+
+
+class AdminSession(Base):
+    """A signed-in browser, keyed by the hash of its cookie value (never the value itself)."""
+
+    __tablename__ = "admin_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[str] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source_address: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    __table_args__ = (Index("ix_admin_sessions_admin_id", "admin_id"),)
+
+
+class AdminApiKey(Base):
+    """A key for the admin REST API; it acts with the rights of the admin who made it."""
+
+    __tablename__ = "admin_api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    admin_id: Mapped[str] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_admin_api_keys_admin_id", "admin_id"),)
+
+    def __repr__(self) -> str:
+        return f"AdminApiKey(id={self.id!r}, name={self.name!r}, hint=***)"
+
+
+class UsageCounter(Base):
+    """Tokens issued and failed authentications of one client in one hour."""
+
+    __tablename__ = "usage_counters"
+
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36))
+    tokens_issued: Mapped[int] = mapped_column(Integer, default=0)
+    auth_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_usage_counters_account_id_bucket", "account_id", "bucket"),)

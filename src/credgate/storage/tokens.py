@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from credgate.storage.database import AsyncSession
 from credgate.storage.models import AccessToken, Client
@@ -90,3 +90,21 @@ async def mark_replaced(
         .values(replaced_at=now, expires_at=ends_at)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_secret_tokens(session: AsyncSession, secret_id: str, now: datetime) -> int:
+    """End the live tokens whose chain began with this secret."""
+    result = await session.execute(
+        update(AccessToken)
+        .where(
+            AccessToken.secret_id == secret_id,
+            AccessToken.revoked_at.is_(None),
+            AccessToken.expires_at > now,
+        )
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_client_tokens(session: AsyncSession, client_id: str) -> None:
+    await session.execute(delete(AccessToken).where(AccessToken.client_id == client_id))
