@@ -99,7 +99,11 @@ async def create_client(
     token_ttl: int | None = None,
     imported_secret: str | None = None,
     actor: str,
+    token_format: str | None = None,
+    introspect: bool = False,
 ) -> NewSecret:
+    if token_format not in (None, "jwt", "opaque"):
+        raise ManagementError("the token format must be jwt or opaque")
     ttl = runtime.settings.default_token_ttl if token_ttl is None else token_ttl
     if not 1 <= ttl <= MAX_TOKEN_TTL:
         raise ManagementError(f"the token lifetime must be 1 to {MAX_TOKEN_TTL} seconds")
@@ -116,6 +120,8 @@ async def create_client(
             name=name.strip(),
             scope=scope,
             token_ttl=ttl,
+            token_format=token_format,
+            introspect=introspect,
         )
         await client_store.save_client(session, client)
         await _save_secret(runtime, session, client, secret)
@@ -129,6 +135,8 @@ async def create_client(
                 "scope": scope,
                 "token_ttl": ttl,
                 "imported_secret": imported_secret is not None,
+                "token_format": token_format,
+                "introspect": introspect,
             },
         )
     logger.info("client.created", extra={"client_id": client.client_id, "actor": actor})

@@ -39,5 +39,9 @@ async def server_metadata(request: Request) -> JSONResponse:
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "scopes_supported": sorted(settings.scopes),
         "service_documentation": f"{issuer}/docs",
+        # RFC 9068 and RFC 7662: where JWT access tokens' keys live, and token introspection.
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
     }
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})

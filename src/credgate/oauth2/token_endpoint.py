@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from credgate.oauth2.client_auth import authenticate_client
 from credgate.oauth2.endpoints import no_store_json, runtime_of
 from credgate.oauth2.errors import InvalidRequest, UnsupportedGrantType
+from credgate.oauth2.jwt_tokens import jwt_context
 from credgate.oauth2.openapi import TOKEN_ENDPOINT_DOC
 from credgate.oauth2.requests import OAuthRequest, extract_client_credentials, read_oauth_request
 from credgate.oauth2.scopes import grant_scope, parse_scope
@@ -49,6 +50,7 @@ async def create_token(request: Request) -> JSONResponse:
             scopes,
             now,
             max_age=runtime.settings.renewal_max_age,
+            jwt=jwt_context(request),
         )
 
     log_issued(issued, grant_type)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from credgate.oauth2.bearer import extract_bearer_token
 from credgate.oauth2.endpoints import runtime_of
 from credgate.oauth2.errors import InsufficientScope
+from credgate.oauth2.jwt_tokens import jwt_context
 from credgate.oauth2.tokens import ValidToken, validate_access_token
 from credgate.storage.models import utcnow
 
@@ -25,7 +26,9 @@ def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[ValidToken]]:
         value = extract_bearer_token(request)
         runtime = runtime_of(request)
         async with runtime.sessions() as session:
-            token = await validate_access_token(session, runtime.hasher, value, utcnow())
+            token = await validate_access_token(
+                session, runtime.hasher, value, utcnow(), jwt=jwt_context(request)
+            )
         if not required <= token.scopes:
             raise InsufficientScope("the token lacks a required scope", scope=" ".join(scopes))
         request.state.token = token
