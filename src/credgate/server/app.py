@@ -15,6 +15,7 @@ from credgate import __version__
 from credgate.config import Settings
 from credgate.logs import configure_logging
 from credgate.oauth2 import metadata, revocation, token_endpoint, token_lifecycle
+from credgate.oauth2.introspection import router as introspection_router
 from credgate.oauth2.jwks import router as jwks_router
 from credgate.resource import users_api
 from credgate.runtime import Runtime
@@ -61,6 +62,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         metadata.router,
         users_api.router,
         jwks_router,
+        introspection_router,
     ):
         app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["Operations"])
