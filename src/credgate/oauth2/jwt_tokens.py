@@ -15,7 +15,7 @@ from typing import Any
 from joserfc import jws, jwt
 from joserfc.errors import ClaimError, ExpiredTokenError, JoseError
 from joserfc.jwk import Key
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 
 from credgate.oauth2.endpoints import runtime_of
 from credgate.oauth2.errors import InvalidToken
@@ -166,13 +166,13 @@ def signing_keys_of(connection: HTTPConnection) -> SigningKeys:
     return keys
 
 
-def jwt_context(request: Request) -> JwtContext:
-    """Issuer, audience and keys for JWTs issued or checked while answering ``request``."""
-    settings = runtime_of(request).settings
-    issuer = issuer_of(request)
+def jwt_context(connection: HTTPConnection) -> JwtContext:
+    """Issuer, audience and keys for JWTs issued or checked while answering ``connection``."""
+    settings = runtime_of(connection).settings
+    issuer = issuer_of(connection)
     return JwtContext(
         issuer=issuer,
         audience=settings.token_audience or issuer,
         default_format=settings.token_format,
-        keys=signing_keys_of(request),
+        keys=signing_keys_of(connection),
     )
