@@ -7,6 +7,7 @@ metadata, introspection), and every token comes from its token endpoint.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 import uuid
@@ -40,6 +41,7 @@ from jwt_checks import flip_signature, hs256_with_public_key, jwt_client, parts,
 from test_cli import cli_json
 
 FRAMEWORKS = ["fastapi", "starlette", "flask"]
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _describe(token: VerifiedToken) -> dict[str, Any]:
@@ -488,3 +490,30 @@ def test_kit_verified_token_repr_never_shows_claims(
 
     assert "claims" not in repr(token)
     assert token.claims["iss"] == issuer.base_url
+
+
+def test_readme_examples_protect_a_fastapi_and_a_flask_app(
+    issuer: LiveServer, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    section = README.read_text().split("## Protecting your API with credgate.resource", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    code = "\n".join(re.findall(r"```python\n(.*?)```", section, re.DOTALL))
+    monkeypatch.setenv("CREDGATE_URL", issuer.base_url)
+    monkeypatch.setenv("CREDGATE_CA", str(issuer.ca_file))
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    issued = issue(issuer, account, "jwt")
+    OPENED.append(namespace["app"].state.token_verifier)
+    OPENED.append(namespace["api"].wsgi_app.verifier)
+    flask = httpx.Client(
+        transport=httpx.WSGITransport(app=namespace["api"]), base_url="http://testserver"
+    )
+    OPENED.append(flask)
+
+    for app in (AsgiClient(namespace["app"]), flask):
+        served = app.get("/reports", headers=bearer(issued["access_token"]))
+        refused = app.get("/reports")
+        assert served.status_code == 200, served.text
+        assert served.json()["client"] == issued["client_id"]
+        assert refused.status_code == 401
+    assert len(issued["access_token"]) < 700
