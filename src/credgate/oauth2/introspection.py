@@ -18,6 +18,7 @@ from credgate.oauth2.client_auth import authenticate_client
 from credgate.oauth2.endpoints import no_store_json, runtime_of
 from credgate.oauth2.errors import IntrospectionNotAllowed, InvalidRequest, InvalidToken
 from credgate.oauth2.jwt_tokens import JwtContext, jwt_context
+from credgate.oauth2.openapi import ERROR_EXAMPLES, REVOCATION_ENDPOINT_DOC
 from credgate.oauth2.requests import extract_client_credentials, read_oauth_request
 from credgate.oauth2.scopes import format_scope
 from credgate.oauth2.tokens import ValidToken, validate_access_token
@@ -46,14 +47,61 @@ def introspection_answer(token: ValidToken, context: JwtContext) -> dict[str, An
     }
 
 
-@router.post(
-    "/oauth/introspect",
-    summary="Introspect a token (RFC 7662)",
-    responses={
-        200: {"description": "The token's state: active with its facts, or active false."},
-        401: {"description": "invalid_client: client authentication failed."},
-        403: {"description": "unauthorized_client: the client may not introspect."},
+_ACTIVE_EXAMPLE = {
+    "active": True,
+    "scope": "users:read",
+    "client_id": "cgc_5xQhT0aZ3mYkR7uWc1LbN9",
+    "token_type": "Bearer",
+    "exp": 1796337735,
+    "iat": 1796334135,
+    "sub": "cgc_5xQhT0aZ3mYkR7uWc1LbN9",
+    "aud": "https://auth.example.com",
+    "iss": "https://auth.example.com",
+    "jti": "5b0c9d2e-8f61-4c1e-9a57-0e3f6d2b7a41",
+    "account": "e8e93c6c-1973-4fc8-b75a-0ac398451b37",
+}
+
+INTROSPECTION_ENDPOINT_DOC: dict[str, Any] = {
+    "description": (
+        "RFC 7662 token introspection, for resource servers. The caller authenticates as at "
+        "the token endpoint and needs the `introspect` permission (`credgate clients create "
+        "--introspect`). Opaque tokens and JWTs are both answered; `token_type_hint` is "
+        "accepted. Expired, revoked, renewed-and-ended, unknown and malformed tokens, and "
+        'tokens of another account than the caller\'s, all answer `{"active": false}`.'
+    ),
+    "responses": {
+        200: {
+            "description": "The token's state, with `Cache-Control: no-store`.",
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "active": {"value": _ACTIVE_EXAMPLE},
+                        "inactive": {"value": INACTIVE},
+                    }
+                }
+            },
+        },
+        400: ERROR_EXAMPLES(
+            "The request is malformed.",
+            {"missing_token": ("invalid_request", "token is required")},
+        ),
+        401: REVOCATION_ENDPOINT_DOC["responses"][401],
+        403: ERROR_EXAMPLES(
+            "The client may not introspect, or plain HTTP came from elsewhere than loopback.",
+            {
+                "not_allowed": ("unauthorized_client", "the client may not introspect tokens"),
+                "https": ("invalid_request", "HTTPS is required"),
+            },
+        ),
+        413: REVOCATION_ENDPOINT_DOC["responses"][413],
     },
+    # The request body is the revocation endpoint's: token, token_type_hint, credentials.
+    "openapi_extra": REVOCATION_ENDPOINT_DOC["openapi_extra"],
+}
+
+
+@router.post(
+    "/oauth/introspect", summary="Introspect a token (RFC 7662)", **INTROSPECTION_ENDPOINT_DOC
 )
 async def introspect(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
@@ -77,7 +125,7 @@ async def introspect(request: Request) -> JSONResponse:
     # Tenants are isolated: another account's token looks like an unknown one.
     if token.account_id != caller.account_id:
         return no_store_json(INACTIVE)
-    logger.info(
+    logger.debug(
         "token.introspected",
         extra={"client_id": caller.client_id, "token_id": token.token_id},
     )
