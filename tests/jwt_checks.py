@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 from joserfc import jwk, jwt
@@ -13,6 +14,21 @@ from credgate import management
 from credgate.oauth2.signing_keys import KeyCipher
 from credgate.runtime import load_hash_key
 from credgate.storage import signing_keys as key_store
+
+
+def with_hash_key(tmp: Path, key: bytes) -> Path:
+    """``tmp`` prepared for ``start_server`` with this hashing key in its data directory."""
+    data_dir = tmp / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "hash.key").write_text(key.hex())
+    return tmp
+
+
+def sharing_hash_key(tmp: Path, server: LiveServer) -> Path:
+    """``tmp`` for a server that shares ``server``'s hashing key, as a fleet on one database
+    must: signing keys are sealed with it (this matters on PostgreSQL runs, where every test
+    server shares one database)."""
+    return with_hash_key(tmp, load_hash_key(server.settings))
 
 
 def jwt_client(

@@ -37,7 +37,15 @@ from credgate.resource import (
     require_token,
     token_of,
 )
-from jwt_checks import flip_signature, hs256_with_public_key, jwt_client, parts, resign, unsigned
+from jwt_checks import (
+    flip_signature,
+    hs256_with_public_key,
+    jwt_client,
+    parts,
+    resign,
+    sharing_hash_key,
+    unsigned,
+)
 from test_cli import cli_json
 
 FRAMEWORKS = ["fastapi", "starlette", "flask"]
@@ -142,8 +150,8 @@ def tls(server: LiveServer) -> ssl.SSLContext:
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    process, live = start_server(tmp_path_factory.mktemp("issuer"))
+def issuer(tmp_path_factory: pytest.TempPathFactory, server: LiveServer) -> Iterator[LiveServer]:
+    process, live = start_server(sharing_hash_key(tmp_path_factory.mktemp("issuer"), server))
     yield live
     stop_server(process)
 
@@ -450,8 +458,10 @@ def test_introspection_cache_is_bounded_and_reused_within_the_delay(
     assert asked.count("/oauth/introspect") == 4
 
 
-def test_jwt_is_accepted_locally_with_the_credgate_server_stopped(tmp_path: Path) -> None:
-    process, live = start_server(tmp_path)
+def test_jwt_is_accepted_locally_with_the_credgate_server_stopped(
+    tmp_path: Path, server: LiveServer
+) -> None:
+    process, live = start_server(sharing_hash_key(tmp_path, server))
     try:
         account = live.account()
         resource = jwt_client(live, account=account, token_format="opaque", introspect=True)

@@ -16,14 +16,14 @@ from conftest import LiveServer, start_server, stop_server
 from credgate.oauth2.jwt_tokens import verify_access_token
 from credgate.oauth2.signing_keys import KeyCipher
 from credgate.storage.models import SigningKey, utcnow
-from jwt_checks import jwt_client, parts, private_key
+from jwt_checks import jwt_client, parts, private_key, sharing_hash_key, with_hash_key
 from test_cli import cli_json
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def keyed(tmp_path_factory: pytest.TempPathFactory, server: LiveServer) -> Iterator[LiveServer]:
     """A server of its own: these tests rotate its keys and move them through time."""
-    process, live = start_server(tmp_path_factory.mktemp("keys"))
+    process, live = start_server(sharing_hash_key(tmp_path_factory.mktemp("keys"), server))
     yield live
     stop_server(process)
 
@@ -143,8 +143,11 @@ def test_private_keys_are_encrypted_at_rest_and_never_printed(keyed: LiveServer)
 
 
 @pytest.mark.parametrize(("algorithm", "kty"), [("Ed25519", "OKP"), ("RS256", "RSA")])
-def test_configured_algorithm_signs_new_tokens(tmp_path: Path, algorithm: str, kty: str) -> None:
-    process, live = start_server(tmp_path, {"CREDGATE_JWT_ALGORITHM": algorithm})
+def test_configured_algorithm_signs_new_tokens(
+    tmp_path: Path, scratch_database_url: str, algorithm: str, kty: str
+) -> None:
+    env = {"CREDGATE_JWT_ALGORITHM": algorithm, "CREDGATE_DATABASE_URL": scratch_database_url}
+    process, live = start_server(tmp_path, env)
     try:
         token = live.token(jwt_client(live))["access_token"]
         header = parts(token)[0]
@@ -159,8 +162,11 @@ def test_configured_algorithm_signs_new_tokens(tmp_path: Path, algorithm: str, k
         stop_server(process)
 
 
-def test_server_wide_jwt_format_applies_to_clients_that_do_not_choose(tmp_path: Path) -> None:
-    process, live = start_server(tmp_path, {"CREDGATE_TOKEN_FORMAT": "jwt"})
+def test_server_wide_jwt_format_applies_to_clients_that_do_not_choose(
+    tmp_path: Path, scratch_database_url: str
+) -> None:
+    env = {"CREDGATE_TOKEN_FORMAT": "jwt", "CREDGATE_DATABASE_URL": scratch_database_url}
+    process, live = start_server(tmp_path, env)
     try:
         default = live.token(jwt_client(live, token_format=None))["access_token"]
         opaque = live.token(jwt_client(live, token_format="opaque"))["access_token"]
@@ -169,3 +175,26 @@ def test_server_wide_jwt_format_applies_to_clients_that_do_not_choose(tmp_path: 
         assert opaque.startswith("cgt_")
     finally:
         stop_server(process)
+
+
+def test_an_instance_with_another_hashing_key_answers_503_not_500(
+    tmp_path: Path, keyed: LiveServer
+) -> None:
+    """A fleet must share CREDGATE_HASH_KEY; one that does not cannot open the signing key."""
+    keyed.token(jwt_client(keyed))  # an active key exists, sealed with keyed's hashing key
+    env = {"CREDGATE_DATABASE_URL": keyed.settings.resolved_database_url}
+    process, stranger = start_server(with_hash_key(tmp_path, b"\xab" * 32), env)
+    try:
+        seeded = jwt_client(stranger)
+        with stranger.http() as http:
+            answer = http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(seeded.client_id, seeded.client_secret),
+            )
+    finally:
+        stop_server(process)
+
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "temporarily_unavailable"
+    assert "signing_key.unreadable" in stranger.log_file.read_text()

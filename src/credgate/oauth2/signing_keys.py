@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwk
 
+from credgate.oauth2.errors import TemporarilyUnavailable
 from credgate.storage import signing_keys as key_store
 from credgate.storage.database import AsyncSession
 from credgate.storage.models import SigningKey
@@ -152,7 +154,13 @@ class SigningKeys:
     def _open(self, row: SigningKey) -> jwk.Key:
         opened = self._opened.get(row.kid)
         if opened is None:
-            data = json.loads(self._cipher.decrypt(row.kid, row.private_key_encrypted))
+            try:
+                data = json.loads(self._cipher.decrypt(row.kid, row.private_key_encrypted))
+            except InvalidTag:
+                # Another hashing key sealed it: instances sharing a database must share
+                # CREDGATE_HASH_KEY. Not this request's fault, and not one to retry forever.
+                logger.error("signing_key.unreadable", extra={"kid": row.kid})
+                raise TemporarilyUnavailable("the signing key cannot be opened") from None
             opened = jwk.import_key(data)
             self._opened[row.kid] = opened
         return opened
