@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from joserfc import jwk
 
 from conftest import LiveServer, Seeded
 from credgate import management
+from credgate.client import ClientCredentialsAuth
 from credgate.oauth2.errors import InvalidToken
 from credgate.oauth2.jwt_tokens import verify_access_token
 from jwt_checks import (
@@ -288,3 +290,33 @@ def test_cli_creates_a_jwt_client_and_refuses_an_unknown_format(server: LiveServ
     assert parts(server.token(seeded)["access_token"])[0]["typ"] == "at+jwt"
     assert refused.returncode == 1
     assert "the token format must be jwt or opaque" in refused.stderr
+
+
+def test_client_sdk_uses_jwts_and_replaces_a_revoked_one_after_one_401(
+    server: LiveServer, seeded: Seeded
+) -> None:
+    auth = ClientCredentialsAuth(
+        token_url=f"{server.base_url}/oauth/token",
+        client_id=seeded.client_id,
+        client_secret=seeded.client_secret,
+        verify=str(server.ca_file),
+    )
+    ca = ssl.create_default_context(cafile=server.ca_file)
+    with (
+        server.http() as plain,
+        httpx.Client(base_url=server.base_url, verify=ca, auth=auth) as api,
+    ):
+        assert api.get("/api/users").status_code == 200
+        first = server.remember_token(auth.get_token().value)
+        revoked = plain.post(
+            "/oauth/revoke",
+            data={"token": first},
+            auth=(seeded.client_id, seeded.client_secret),
+        )
+        answer = api.get("/api/users")
+        second = server.remember_token(auth.get_token().value)
+
+    assert revoked.status_code == 200
+    assert answer.status_code == 200
+    assert parts(first)[0]["typ"] == parts(second)[0]["typ"] == "at+jwt"
+    assert second != first
