@@ -162,16 +162,23 @@ def test_configured_algorithm_signs_new_tokens(
         stop_server(process)
 
 
-def test_server_wide_jwt_format_applies_to_clients_that_do_not_choose(
+def test_server_wide_jwt_format_and_audience_apply_to_clients_that_do_not_choose(
     tmp_path: Path, scratch_database_url: str
 ) -> None:
-    env = {"CREDGATE_TOKEN_FORMAT": "jwt", "CREDGATE_DATABASE_URL": scratch_database_url}
+    env = {
+        "CREDGATE_TOKEN_FORMAT": "jwt",
+        "CREDGATE_TOKEN_AUDIENCE": "https://api.example.com",
+        "CREDGATE_DATABASE_URL": scratch_database_url,
+    }
     process, live = start_server(tmp_path, env)
     try:
         default = live.token(jwt_client(live, token_format=None))["access_token"]
         opaque = live.token(jwt_client(live, token_format="opaque"))["access_token"]
 
         assert parts(default)[0]["typ"] == "at+jwt"
+        assert parts(default)[1]["aud"] == "https://api.example.com"
+        assert parts(default)[1]["iss"] == live.base_url
+        assert api_status(live, default) == 200
         assert opaque.startswith("cgt_")
     finally:
         stop_server(process)
