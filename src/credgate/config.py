@@ -98,6 +98,21 @@ class Settings(BaseSettings):
         default=900, ge=1, description="Seconds an admin stays locked out."
     )
 
+    # --- JWT access tokens (RFC 9068) ------------------------------------------------------
+    token_format: str = Field(
+        default="opaque",
+        pattern="^(opaque|jwt)$",
+        description="Access token format for clients that do not choose: opaque or jwt.",
+    )
+    token_audience: str | None = Field(
+        default=None, description="The aud claim of JWT access tokens; defaults to the issuer."
+    )
+    jwt_algorithm: str = Field(
+        default="ES256",
+        pattern="^(ES256|Ed25519|RS256)$",
+        description="Signing algorithm of new JWT keys: ES256, Ed25519 (EdDSA) or RS256.",
+    )
+
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 

@@ -107,7 +107,11 @@ async def create_client(
     imported_secret: str | None = None,
     actor: str,
     source_address: str | None = None,
+    token_format: str | None = None,
+    introspect: bool = False,
 ) -> NewSecret:
+    if token_format not in (None, "jwt", "opaque"):
+        raise ManagementError("the token format must be jwt or opaque")
     ttl = _validate_ttl(runtime.settings.default_token_ttl if token_ttl is None else token_ttl)
     name = _validate_name(name)
     scope = _validate_scope(runtime, scope)
@@ -121,6 +125,8 @@ async def create_client(
             name=name,
             scope=scope,
             token_ttl=ttl,
+            token_format=token_format,
+            introspect=introspect,
         )
         await client_store.save_client(session, client)
         await _save_secret(runtime, session, client, secret)
@@ -135,6 +141,8 @@ async def create_client(
                 "scope": scope,
                 "token_ttl": ttl,
                 "imported_secret": imported_secret is not None,
+                "token_format": token_format,
+                "introspect": introspect,
             },
         )
     logger.info("client.created", extra={"client_id": client.client_id, "actor": actor})

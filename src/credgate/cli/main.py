@@ -21,6 +21,7 @@ from credgate.cli.common import (
 )
 from credgate.cli.config import config
 from credgate.cli.demo import run_demo
+from credgate.cli.keys import keys
 from credgate.cli.purge import tokens_purge
 from credgate.cli.quickstart import create_quickstart_client, quickstart_banner
 from credgate.cli.serve import serve_forever
@@ -41,6 +42,7 @@ app.add_typer(tokens, name="tokens")
 tokens.command("purge")(tokens_purge)
 app.add_typer(config, name="config")
 app.add_typer(admins, name="admins")
+app.add_typer(keys, name="keys")
 
 ACTOR = "cli"
 
@@ -130,6 +132,8 @@ def _client_dict(client: Client) -> dict[str, object]:
         "status": client.status,
         "created_at": client.created_at,
         "last_used_at": client.last_used_at,
+        "token_format": client.token_format,
+        "introspect": client.introspect,
     }
 
 
@@ -155,6 +159,12 @@ def clients_create(
         False, "--import-secret", help="Read an existing secret from standard input."
     ),
     as_json: bool = JsonOption,
+    token_format: str | None = typer.Option(
+        None, help="jwt or opaque; defaults to CREDGATE_TOKEN_FORMAT."
+    ),
+    introspect: bool = typer.Option(
+        False, "--introspect", help="Allow the client to introspect tokens (resource servers)."
+    ),
 ) -> None:
     """Create a client and print its id and secret (the secret is shown only once)."""
     imported = _read_imported_secret() if import_secret else None
@@ -167,6 +177,8 @@ def clients_create(
             token_ttl=token_ttl,
             imported_secret=imported,
             actor=ACTOR,
+            token_format=token_format,
+            introspect=introspect,
         )
     )
     _print_secret(result, as_json, generated=imported is None)

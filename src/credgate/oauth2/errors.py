@@ -143,3 +143,10 @@ class TemporarilyUnavailable(OAuth2Error):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class IntrospectionNotAllowed(UnauthorizedClient):
+    """An authenticated client without the ``introspect`` permission (RFC 7662 §2.1 lets the
+    server refuse callers it does not trust with token facts)."""
+
+    status_code = 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from credgate.oauth2.endpoints import runtime_of
@@ -14,7 +15,7 @@ router = APIRouter(tags=["OAuth 2.0"])
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
-def issuer_of(request: Request) -> str:
+def issuer_of(request: HTTPConnection) -> str:
     configured = runtime_of(request).settings.issuer
     if configured:
         return configured.rstrip("/")
@@ -39,5 +40,9 @@ async def server_metadata(request: Request) -> JSONResponse:
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "scopes_supported": sorted(settings.scopes),
         "service_documentation": f"{issuer}/docs",
+        # RFC 9068 and RFC 7662: where JWT access tokens' keys live, and token introspection.
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
     }
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})

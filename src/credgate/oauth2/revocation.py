@@ -9,6 +9,7 @@ from credgate.credentials import is_well_formed_token
 from credgate.oauth2.client_auth import authenticate_client
 from credgate.oauth2.endpoints import NO_STORE, client_address, runtime_of
 from credgate.oauth2.errors import InvalidRequest
+from credgate.oauth2.jwt_tokens import looks_like_jwt
 from credgate.oauth2.openapi import REVOCATION_ENDPOINT_DOC
 from credgate.oauth2.requests import extract_client_credentials, read_oauth_request
 from credgate.oauth2.tokens import revoke_token
@@ -31,7 +32,7 @@ async def revoke(request: Request) -> Response:
         if value is None:
             raise InvalidRequest("token is required")
         # RFC 7009 §2.2: unknown tokens, and other clients' tokens, get the same 200.
-        if not is_well_formed_token(value):
+        if not is_well_formed_token(value) and not looks_like_jwt(value):
             return Response(status_code=200, headers=NO_STORE)
         found = await token_store.find_token_by_hash(session, runtime.hasher.hash(value))
         if found is None or found[0].client_id != client.client_id:

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from credgate.oauth2.client_auth import authenticate_client_secret
 from credgate.oauth2.endpoints import no_store_json, runtime_of
 from credgate.oauth2.errors import InvalidRequest, UnsupportedGrantType
+from credgate.oauth2.jwt_tokens import jwt_context
 from credgate.oauth2.openapi import TOKEN_ENDPOINT_DOC
 from credgate.oauth2.requests import OAuthRequest, extract_client_credentials, read_oauth_request
 from credgate.oauth2.scopes import grant_scope, parse_scope
@@ -53,6 +54,7 @@ async def create_token(request: Request) -> JSONResponse:
             now,
             max_age=runtime.settings.renewal_max_age,
             secret_id=secret.id,
+            jwt=jwt_context(request),
         )
 
     USAGE.count_token_issued(client, now)

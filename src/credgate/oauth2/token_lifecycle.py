@@ -16,6 +16,7 @@ from credgate.oauth2.bearer import extract_bearer_token, has_bearer
 from credgate.oauth2.client_auth import authenticate_client
 from credgate.oauth2.endpoints import NO_STORE, client_address, no_store_json, runtime_of
 from credgate.oauth2.errors import InvalidToken, NotFound
+from credgate.oauth2.jwt_tokens import jwt_context
 from credgate.oauth2.openapi import (
     BEARER_ERRORS,
     ERROR_EXAMPLES,
@@ -53,7 +54,9 @@ async def _bearer_for(request: Request, session: AsyncSession, token_id: str) ->
     """The bearer token of the request, which must be the token named in the path."""
     runtime = runtime_of(request)
     value = extract_bearer_token(request)
-    token = await validate_access_token(session, runtime.hasher, value, utcnow())
+    token = await validate_access_token(
+        session, runtime.hasher, value, utcnow(), jwt=jwt_context(request)
+    )
     if token.token_id != token_id:
         raise NotFound("no such token")
     return token
@@ -100,6 +103,7 @@ async def renew(request: Request, token_id: str) -> JSONResponse:
             now,
             overlap=settings.renewal_overlap,
             max_age=settings.renewal_max_age,
+            jwt=jwt_context(request),
         )
     log_issued(issued, "renewal")
     return no_store_json(issued.response())

@@ -6,15 +6,19 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credgate.credentials import CredentialHasher, generate_access_token, is_well_formed_token
 from credgate.oauth2.errors import InvalidGrant, InvalidToken
+from credgate.oauth2.jwt_tokens import looks_like_jwt
 from credgate.oauth2.scopes import format_scope, parse_scope
 from credgate.storage import tokens as token_store
 from credgate.storage.audit import record_event
 from credgate.storage.database import AsyncSession
-from credgate.storage.models import AccessToken, Client
+from credgate.storage.models import AccessToken, Client, new_uuid
+
+if TYPE_CHECKING:
+    from credgate.oauth2.jwt_tokens import JwtContext
 
 logger = logging.getLogger("credgate.oauth2")
 
@@ -68,19 +72,28 @@ async def issue_token(
     chain_started_at: datetime | None = None,
     renewed_from: str | None = None,
     secret_id: str | None = None,
+    jwt: JwtContext | None = None,
 ) -> IssuedToken:
-    """Create and store a token; the caller commits before answering (durable first)."""
+    """Create and store a token; the caller commits before answering (durable first).
+
+    With ``jwt``, clients whose format is JWT get an RFC 9068 token, stored like any other.
+    """
     chain_started_at = chain_started_at or now
     expires_at = min(
         now + timedelta(seconds=client.token_ttl),
         chain_started_at + timedelta(seconds=max_age),
     )
-    value = generate_access_token()
+    token_id, scope = new_uuid(), format_scope(scopes)
+    if jwt is not None and jwt.wants_jwt(client):
+        value = await jwt.encode(session, client, token_id, scope, now, expires_at)
+    else:
+        value = generate_access_token()
     row = AccessToken(
+        token_id=token_id,
         token_hash=hasher.hash(value),
         client_id=client.client_id,
         account_id=client.account_id,
-        scope=format_scope(scopes),
+        scope=scope,
         issued_at=now,
         expires_at=expires_at,
         chain_started_at=chain_started_at,
@@ -105,13 +118,22 @@ def log_issued(issued: IssuedToken, grant: str) -> None:
 
 
 async def validate_access_token(
-    session: AsyncSession, hasher: CredentialHasher, value: str, now: datetime
+    session: AsyncSession,
+    hasher: CredentialHasher,
+    value: str,
+    now: datetime,
+    *,
+    jwt: JwtContext | None = None,
 ) -> ValidToken:
     """The token's facts if it is live, else ``InvalidToken`` (RFC 6750 §3.1).
 
-    A value without credgate's shape or checksum is refused before any database read.
+    A value without credgate's shape or checksum is refused before any database read. A JWT
+    (accepted only with ``jwt``) must carry a valid signature and claims, and its row must be
+    live like an opaque token's: revocation holds for both formats.
     """
-    if not is_well_formed_token(value):
+    if jwt is not None and looks_like_jwt(value):
+        await jwt.verify(session, value, now)
+    elif not is_well_formed_token(value):
         raise InvalidToken("the access token is malformed")
     found = await token_store.find_token_by_hash(session, hasher.hash(value))
     if found is None:
@@ -144,6 +166,7 @@ async def renew_token(
     *,
     overlap: float,
     max_age: int,
+    jwt: JwtContext | None = None,
 ) -> IssuedToken:
     """Exchange a live token for a fresh one; the old one ends after ``overlap`` seconds."""
     chain_deadline = current.chain_started_at + timedelta(seconds=max_age)
@@ -165,6 +188,7 @@ async def renew_token(
         chain_started_at=current.chain_started_at,
         renewed_from=current.token_id,
         secret_id=current.secret_id,
+        jwt=jwt,
     )
 
 

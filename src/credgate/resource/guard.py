@@ -1,34 +1,52 @@
-"""Requiring a bearer token and scopes on an endpoint of the protected API.
+"""The in-process verifier: how the credgate server checks tokens on its own API.
 
-``Depends(require_scopes("users:read"))`` on a FastAPI route answers with the RFC 6750
-errors (401 ``invalid_token``, 403 ``insufficient_scope``) and hands the handler the token's
-client, account and scopes.
+It reads the token's row in the server's database, so revocation is seen at once, for opaque
+tokens and JWTs alike (whose signature and claims are checked too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
-from credgate.oauth2.bearer import extract_bearer_token
 from credgate.oauth2.endpoints import runtime_of
-from credgate.oauth2.errors import InsufficientScope
-from credgate.oauth2.tokens import ValidToken, validate_access_token
+from credgate.oauth2.errors import InvalidRequest
+from credgate.oauth2.jwt_tokens import jwt_context
+from credgate.oauth2.tokens import validate_access_token
+from credgate.resource.dependencies import require_token
+from credgate.resource.verifiers import VerifiedToken
 from credgate.storage.models import utcnow
 
 
-def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[ValidToken]]:
-    required = frozenset(scopes)
+class ServerVerifier:
+    """Checks tokens against the database of the credgate server it runs in.
 
-    async def dependency(request: Request) -> ValidToken:
-        value = extract_bearer_token(request)
-        runtime = runtime_of(request)
+    Usage (inside the credgate application only)::
+
+        token: VerifiedToken = Depends(require_token("users:read", verifier=ServerVerifier()))
+    """
+
+    async def verify(self, token: str, connection: HTTPConnection | None = None) -> VerifiedToken:
+        if connection is None:
+            raise InvalidRequest("the in-process verifier needs the request")
+        runtime = runtime_of(connection)
         async with runtime.sessions() as session:
-            token = await validate_access_token(session, runtime.hasher, value, utcnow())
-        if not required <= token.scopes:
-            raise InsufficientScope("the token lacks a required scope", scope=" ".join(scopes))
-        request.state.token = token
-        return token
+            valid = await validate_access_token(
+                session, runtime.hasher, token, utcnow(), jwt=jwt_context(connection)
+            )
+        return VerifiedToken(
+            token_id=valid.token_id,
+            client_id=valid.client_id,
+            account_id=valid.account_id,
+            scopes=valid.scopes,
+            expires_at=valid.expires_at,
+        )
 
-    return dependency
+
+SERVER_VERIFIER = ServerVerifier()
+
+
+def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[VerifiedToken]]:
+    """``Depends(require_scopes("users:read"))`` on a route of the credgate server itself."""
+    return require_token(*scopes, verifier=SERVER_VERIFIER)

@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse
 from credgate.oauth2.endpoints import runtime_of
 from credgate.oauth2.errors import NotFound, OAuth2Error
 from credgate.oauth2.openapi import BEARER_ERRORS, ERROR_EXAMPLES, ERROR_RESPONSE
-from credgate.oauth2.tokens import ValidToken
 from credgate.resource.guard import require_scopes
+from credgate.resource.verifiers import VerifiedToken
 from credgate.storage import users as user_store
 from credgate.storage.models import User
 
@@ -28,8 +28,8 @@ router = APIRouter(
     responses=BEARER_ERRORS,
 )
 
-ReadToken = Annotated[ValidToken, Depends(require_scopes("users:read"))]
-WriteToken = Annotated[ValidToken, Depends(require_scopes("users:write"))]
+ReadToken = Annotated[VerifiedToken, Depends(require_scopes("users:read"))]
+WriteToken = Annotated[VerifiedToken, Depends(require_scopes("users:write"))]
 
 
 class UserIn(BaseModel):

@@ -15,6 +15,8 @@ from credgate import __version__, admin
 from credgate.config import Settings
 from credgate.logs import configure_logging
 from credgate.oauth2 import metadata, revocation, token_endpoint, token_lifecycle
+from credgate.oauth2.introspection import router as introspection_router
+from credgate.oauth2.jwks import router as jwks_router
 from credgate.resource import users_api
 from credgate.runtime import Runtime
 from credgate.server import api_docs
@@ -62,6 +64,8 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         token_lifecycle.router,
         metadata.router,
         users_api.router,
+        jwks_router,
+        introspection_router,
     ):
         app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["Operations"])

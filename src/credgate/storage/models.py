@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -91,6 +92,10 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # "jwt" or "opaque"; None follows the server's CREDGATE_TOKEN_FORMAT.
+    token_format: Mapped[str | None] = mapped_column(String(8), default=None)
+    # May call the introspection endpoint (RFC 7662): resource servers, not integrations.
+    introspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_clients_account_id", "account_id"),)
 
@@ -253,3 +258,24 @@ class UsageCounter(Base):
     auth_failures: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_usage_counters_account_id_bucket", "account_id", "bucket"),)
+
+
+class SigningKey(Base):
+    """A key that signs JWT access tokens (RFC 9068), its private half encrypted at rest.
+
+    A retired key stays published in the JWKS until ``not_after``, when the last token it
+    signed has expired.
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
+    not_after: Mapped[datetime | None] = mapped_column(default=None)
+
+    def __repr__(self) -> str:
+        return f"SigningKey(kid={self.kid!r}, algorithm={self.algorithm!r})"

@@ -25,12 +25,19 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite does run DDL in transactions; saying so keeps all the steps in the one
+        # exclusive transaction begun below, with no commit between revisions.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
             )
+        if connection.dialect.name == "sqlite":
+            # SQLite has no advisory lock, and runs DDL outside a transaction unless one is
+            # begun: an exclusive one makes a second migrator wait, then find the schema current.
+            connection.exec_driver_sql("BEGIN EXCLUSIVE")
         context.run_migrations()
 
 
