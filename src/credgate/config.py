@@ -87,8 +87,22 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Rows deleted per transaction by a purge."
     )
 
+    # --- Fleet: shared cache, metrics ---------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        description="redis:// URL of the Redis shared by the fleet; unset, no Redis is used.",
+    )
+    metrics: bool = Field(default=False, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: str | None = Field(
+        default=None, description="Bearer key a scrape of /metrics must send, when set."
+    )
+
     log_level: str = "INFO"
-    log_format: str = Field(default="json", pattern="^(json|text)$")
+    log_format: str | None = Field(
+        default=None,
+        pattern="^(json|text)$",
+        description="json or text; unset, text on a terminal and JSON otherwise.",
+    )
 
     @field_validator("trusted_proxies", "scopes", mode="before")
     @classmethod

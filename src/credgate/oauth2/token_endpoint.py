@@ -41,6 +41,7 @@ async def create_token(request: Request) -> JSONResponse:
     now = utcnow()
     async with runtime.sessions.begin() as session:
         client = await authenticate_client(session, runtime.hasher, credentials, now)
+        request.state.client_id = client.client_id  # labels a later refusal in the metrics
         scopes = grant_scope(oauth.params.get("scope"), parse_scope(client.scope))
         issued = await issue_token(
             session,

@@ -53,7 +53,9 @@ async def _bearer_for(request: Request, session: AsyncSession, token_id: str) ->
     """The bearer token of the request, which must be the token named in the path."""
     runtime = runtime_of(request)
     value = extract_bearer_token(request)
-    token = await validate_access_token(session, runtime.hasher, value, utcnow())
+    token = await validate_access_token(
+        session, runtime.hasher, value, utcnow(), runtime.token_cache
+    )
     if token.token_id != token_id:
         raise NotFound("no such token")
     return token

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from credgate import metrics
+from credgate.cache.tokens import TokenCache, find_validation_facts
 from credgate.credentials import CredentialHasher, generate_access_token, is_well_formed_token
 from credgate.oauth2.errors import InvalidGrant, InvalidToken
 from credgate.oauth2.scopes import format_scope, parse_scope
@@ -89,6 +91,7 @@ async def issue_token(
 
 
 def log_issued(issued: IssuedToken, grant: str) -> None:
+    metrics.count_issued(issued.client_id, grant)
     logger.info(
         "token.issued",
         extra={
@@ -102,7 +105,11 @@ def log_issued(issued: IssuedToken, grant: str) -> None:
 
 
 async def validate_access_token(
-    session: AsyncSession, hasher: CredentialHasher, value: str, now: datetime
+    session: AsyncSession,
+    hasher: CredentialHasher,
+    value: str,
+    now: datetime,
+    cache: TokenCache | None = None,
 ) -> ValidToken:
     """The token's facts if it is live, else ``InvalidToken`` (RFC 6750 §3.1).
 
@@ -110,7 +117,7 @@ async def validate_access_token(
     """
     if not is_well_formed_token(value):
         raise InvalidToken("the access token is malformed")
-    found = await token_store.find_token_by_hash(session, hasher.hash(value))
+    found = await find_validation_facts(session, hasher.hash(value), cache)
     if found is None:
         raise InvalidToken("the access token is not recognised")
     token, client = found

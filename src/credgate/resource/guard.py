@@ -25,7 +25,9 @@ def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[ValidToken]]:
         value = extract_bearer_token(request)
         runtime = runtime_of(request)
         async with runtime.sessions() as session:
-            token = await validate_access_token(session, runtime.hasher, value, utcnow())
+            token = await validate_access_token(
+                session, runtime.hasher, value, utcnow(), runtime.token_cache
+            )
         if not required <= token.scopes:
             raise InsufficientScope("the token lacks a required scope", scope=" ".join(scopes))
         request.state.token = token

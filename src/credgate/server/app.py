@@ -20,7 +20,10 @@ from credgate.runtime import Runtime
 from credgate.server import api_docs
 from credgate.server.errors import install_error_handlers
 from credgate.server.https import HttpsOnlyMiddleware
+from credgate.server.metrics import RequestMetricsMiddleware, forget_this_process, metrics_endpoint
 from credgate.server.purge import ScheduledPurge
+from credgate.server.readiness import readyz
+from credgate.server.request_id import RequestIdMiddleware
 
 logger = logging.getLogger("credgate.server")
 
@@ -43,6 +46,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         finally:
             await purge.stop()
             await runtime.close()
+            forget_this_process()
 
     app = FastAPI(
         title="credgate",
@@ -62,6 +66,9 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["Operations"])
+    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["Operations"])
+    if settings.metrics:
+        app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["Operations"])
     api_docs.install(app)
     return app
 
@@ -84,4 +91,6 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         trusted = settings.trusted_proxies
         proxied = ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type]
         app = proxied  # type: ignore[assignment]
-    return app
+    if settings.metrics:
+        app = RequestMetricsMiddleware(app)
+    return RequestIdMiddleware(app, trusted_proxies=settings.trusted_proxies)

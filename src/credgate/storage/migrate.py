@@ -11,6 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from credgate import __version__
 from credgate.storage.database import create_engine
@@ -84,6 +85,13 @@ async def current_revision(database_url: str) -> str | None:
             return await connection.run_sync(_current_revision)
     finally:
         await engine.dispose()
+
+
+async def engine_schema_state(engine: AsyncEngine) -> SchemaState:
+    """The schema state through an engine the process already holds (``/readyz``)."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current_revision)
+    return SchemaState(current=current, head=head_revision(), known=_is_known(current))
 
 
 def schema_state(database_url: str) -> SchemaState:
