@@ -21,16 +21,18 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class PrivateRedis:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, persistent: bool = False) -> None:
         if not Path(REDIS_SERVER).exists():
             pytest.skip("redis-server is not installed")
         self.directory = directory
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
+        # Persistent: saved on stop and loaded on start, like a Redis that was only away.
+        self.save = "3600 1" if persistent else ""
 
     def start(self) -> None:
-        arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", self.save]
         arguments += ["--appendonly", "no", "--dir", str(self.directory)]
         with (self.directory / "redis.log").open("ab") as log:
             self.process = subprocess.Popen(
@@ -52,8 +54,8 @@ class PrivateRedis:
             self.process = None
 
 
-def private_redis(directory: Path) -> Iterator[PrivateRedis]:
-    instance = PrivateRedis(directory)
+def private_redis(directory: Path, *, persistent: bool = False) -> Iterator[PrivateRedis]:
+    instance = PrivateRedis(directory, persistent=persistent)
     instance.start()
     yield instance
     instance.stop()

@@ -50,9 +50,9 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     hasher: CredentialHasher = field(repr=False)
-    redis: RedisLink | None = None
-    token_cache: TokenCache = field(default_factory=lambda: TokenCache(None))
-    broadcast: RevocationBroadcast | None = None
+    redis: RedisLink | None
+    token_cache: TokenCache
+    broadcast: RevocationBroadcast
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -78,8 +78,7 @@ class Runtime:
         return "absent" if self.redis is None else self.redis.state
 
     async def close(self) -> None:
-        if self.broadcast is not None:
-            await self.broadcast.flush()
+        await self.broadcast.close()
         if self.redis is not None:
             await self.redis.close()
         await self.engine.dispose()

@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
@@ -35,6 +36,10 @@ logger = logging.getLogger("credgate.cache")
 _WATCHED_TABLES = frozenset(model.__tablename__ for model in (AccessToken, Client, ClientSecret))
 _WATCHED_MODELS = (AccessToken, Client, ClientSecret)
 _BROADCAST = "credgate.broadcast"
+# Published after each increment: processes clear their own layer at once on hearing it,
+# instead of waiting out its lifetime. A lost message costs only that wait.
+CHANNEL = "credgate:revocations"
+LISTEN_RETRY_SECONDS = 1.0
 _CHANGED = "credgate.credentials_changed"
 
 
@@ -45,6 +50,7 @@ class RevocationBroadcast:
         self.cache = cache
         self.link = link
         self._pending: set[asyncio.Task[None]] = set()
+        self._listener: asyncio.Task[None] | None = None
         if link is not None:
             link.recovery_hooks.append(_advance)
 
@@ -67,6 +73,29 @@ class RevocationBroadcast:
         self._pending.discard(task)
         self.cache.shared_fence -= 1
 
+    def start_listening(self) -> None:
+        """In a server process: clear this process's layer whenever another one announces."""
+        if self.link is not None and self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        while self.link is not None:
+            try:
+                await self._listen_once(self.link.client)
+            except (RedisError, OSError):
+                # Redis is away: entries of this layer still end within their lifetime.
+                await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+    async def _listen_once(self, client: Redis) -> None:
+        async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.subscribe(CHANNEL)
+            # Anything announced while not subscribed is covered by clearing now.
+            self.cache.forget_local()
+            while True:
+                message = await pubsub.get_message(timeout=LISTEN_RETRY_SECONDS)
+                if message is not None:
+                    self.cache.forget_local()
+
     def session_info(self) -> dict[str, Any]:
         """Put on every session of the runtime, so the listeners know whom to tell."""
         return {_BROADCAST: self}
@@ -76,9 +105,15 @@ class RevocationBroadcast:
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
+    async def close(self) -> None:
+        await self.flush()
+        if self._listener is not None:
+            self._listener.cancel()
+
 
 async def _advance(client: Redis) -> None:
     await client.incr(GENERATION_KEY)
+    await client.publish(CHANNEL, b"changed")
 
 
 @event.listens_for(Session, "do_orm_execute")

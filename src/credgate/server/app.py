@@ -39,6 +39,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.start(settings)
         app.state.runtime = runtime
+        runtime.broadcast.start_listening()
         purge = ScheduledPurge(runtime)
         logger.info("server.started", extra={"version": __version__})
         try:
