@@ -18,6 +18,7 @@ from conftest import LiveServer, Seeded, start_server, stop_server
 from credgate import management
 from fleet_support import bearer, fleet_database, fleet_env, join_fleet, seconds_until, status_of
 from private_redis import PrivateRedis, private_redis
+from test_metrics import METRICS_KEY, sample, scrape
 
 WITHIN = 1.0
 USERS = "/api/users"
@@ -44,6 +45,7 @@ def fleet(
     tmp_path_factory: pytest.TempPathFactory, database: str, redis: PrivateRedis
 ) -> Iterator[Fleet]:
     env = fleet_env(database, redis.url)
+    env |= {"CREDGATE_METRICS": "true", "CREDGATE_METRICS_TOKEN": METRICS_KEY}
     first, one = start_server(tmp_path_factory.mktemp("one"), env)
     second, other = start_server(tmp_path_factory.mktemp("other"), env)
     yield Fleet(join_fleet(one, redis.url), join_fleet(other, redis.url))
@@ -66,6 +68,19 @@ def test_token_issued_by_one_is_accepted_by_the_other(fleet: Fleet) -> None:
 
     assert answer.status_code == 200
     assert answer.json()["client_id"] == seeded.client_id
+
+
+def test_token_validated_on_one_is_served_to_the_other_from_redis(fleet: Fleet) -> None:
+    token = fleet.one.token(fleet.one.client())
+    with fleet.one.http() as one:
+        assert status_of(one, USERS, token) == 200
+    hits = sample(scrape(fleet.other), "credgate_cache_lookups_total", cache="redis", result="hit")
+
+    with fleet.other.http() as other:
+        assert status_of(other, USERS, token) == 200
+    text = scrape(fleet.other)
+
+    assert sample(text, "credgate_cache_lookups_total", cache="redis", result="hit") == hits + 1
 
 
 def test_token_revoked_on_one_is_refused_by_the_other_within_a_second(fleet: Fleet) -> None:

@@ -17,6 +17,7 @@ Unknown tokens are not cached: each is one indexed read, as without a cache.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -139,7 +140,11 @@ class TokenCache:
         values = await self.redis.call(lambda redis: redis.mget(GENERATION_KEY, key))
         if values is None:
             return None, None
-        generation = int(values[0] or 0)
+        if values[0] is None:
+            metrics.count_cache_lookup("redis", False)
+            await self._start_generation()
+            return None, None
+        generation = int(values[0])
         found: Found | None = None
         if values[1] is not None:
             cached, cached_generation = _decode(values[1])
@@ -147,6 +152,14 @@ class TokenCache:
                 found = cached
         metrics.count_cache_lookup("redis", found is not None)
         return generation, found
+
+    async def _start_generation(self) -> None:
+        """A new or emptied Redis: start the generation at a random number, not at 0, so an
+        entry left from before the key was lost (evicted, say) cannot match it by chance."""
+        if self.redis is None:
+            return
+        start = secrets.randbelow(2**62)
+        await self.redis.call(lambda redis: redis.set(GENERATION_KEY, start, nx=True))
 
     async def _shared_put(self, token_hash: str, found: Found, generation: int) -> None:
         if self.redis is None:
