@@ -9,7 +9,11 @@ outage outlives a revocation made during it.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -101,3 +105,41 @@ def test_redis_outage_keeps_answers_right_and_recovers(
     # Revoked while Redis was away, and cached in Redis before: still refused after.
     assert after == [401, 200, 200]
     assert hits_after > hits_before
+
+
+def _config_show(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CREDGATE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "credgate", "config", "show", "--json"],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_redis_url_that_is_not_one_stops_start_up_naming_the_setting(tmp_path: Path) -> None:
+    shown = _config_show(
+        {"CREDGATE_DATA_DIR": str(tmp_path), "CREDGATE_REDIS_URL": "http://cache:6379"}
+    )
+
+    assert shown.returncode == 1
+    assert "CREDGATE_REDIS_URL" in shown.stderr
+
+
+def test_config_show_masks_the_redis_password_and_the_metrics_key(tmp_path: Path) -> None:
+    env = {
+        "CREDGATE_DATA_DIR": str(tmp_path),
+        "CREDGATE_REDIS_URL": "redis://:redis-password-123@cache.internal:6379/2",
+        "CREDGATE_METRICS": "true",
+        "CREDGATE_METRICS_TOKEN": "metrics-key-456",
+    }
+    shown = _config_show(env)
+
+    settings = json.loads(shown.stdout)["settings"]
+    assert settings["redis_url"].startswith("redis://")
+    assert settings["redis_url"].endswith("@cache.internal:6379/2")
+    assert settings["metrics"] is True
+    assert "redis-password-123" not in shown.stdout
+    assert "metrics-key-456" not in shown.stdout

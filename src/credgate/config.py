@@ -171,6 +171,15 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(sorted(_LOG_LEVELS))}")
         return value.upper()
 
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
