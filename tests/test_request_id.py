@@ -15,11 +15,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from conftest import LiveServer, start_server, stop_server
+from fleet_support import seconds_until
 
 PROXY = "127.0.0.1"
 ELSEWHERE = "127.0.0.2"
@@ -155,3 +157,29 @@ def test_logs_are_text_on_a_terminal_and_json_otherwise() -> None:
     to_a_pipe = _log_format_with_stderr(subprocess.PIPE, {})
 
     assert (on_terminal, forced_json, to_a_pipe) == ("text", "json", "json")
+
+
+def test_text_logs_show_the_event_with_its_fields_and_request_id(tmp_path: Path) -> None:
+    process, live = start_server(tmp_path, {"CREDGATE_LOG_FORMAT": "text"})
+    try:
+        seeded = live.client()
+        with live.http() as http:
+            answer = http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(seeded.client_id, seeded.client_secret),
+            )
+        live.remember_token(answer.json()["access_token"])
+        request_id = answer.headers["x-request-id"]
+        expected = f"client_id={seeded.client_id}"
+        found = seconds_until(
+            lambda: any(
+                " token.issued " in line and expected in line and request_id in line
+                for line in live.log_file.read_text().splitlines()
+            )
+        )
+    finally:
+        stop_server(process)
+
+    assert found < float("inf")
+    assert not live.log_file.read_text().lstrip().startswith("{")

@@ -27,6 +27,8 @@ _TEXT_FORMATTER = {
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra``.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn's copy of its message with terminal colours: the plain message is already there.
+_TEXT_SKIPPED = _RECORD_ATTRIBUTES | {"color_message"}
 
 
 class RequestIdFilter(logging.Filter):
@@ -45,11 +47,16 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = [
-            f"{key}={value}"
+            f"{key}={_text_value(value)}"
             for key, value in vars(record).items()
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
+            if key not in _TEXT_SKIPPED and not key.startswith("_")
         ]
         return " ".join([line, *fields])
+
+
+def _text_value(value: object) -> str:
+    text = str(value)
+    return repr(text) if not text or any(char.isspace() for char in text) else text
 
 
 def resolve_format(fmt: str | None) -> str:

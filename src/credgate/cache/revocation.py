@@ -3,8 +3,9 @@
 Any committed transaction that updated or deleted a token, client or secret row (revoke,
 renew, client revoke, rotate, purge, whatever path did it) increments the generation once
 it is committed. Entries of the shared token cache record the generation they were read
-under and are used only while it is still current, so one increment retires every entry
-fleet-wide at once: no instance can serve a token that another has revoked.
+under and are used only while it is still current, so one increment retires every shared
+entry fleet-wide at once. The increment is also published, and every server process then
+empties its own half-second layer.
 
 The increment comes after the commit on purpose: an instance reading the database before
 the commit stores its entry under the old generation, which the increment retires; one
@@ -19,7 +20,6 @@ entries' own lifetime (``SHARED_TTL_SECONDS`` in ``credgate.cache.tokens``) ends
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from redis.asyncio import Redis
@@ -31,16 +31,14 @@ from credgate.cache.redis_link import RedisLink
 from credgate.cache.tokens import GENERATION_KEY, TokenCache
 from credgate.storage.models import AccessToken, Client, ClientSecret
 
-logger = logging.getLogger("credgate.cache")
-
 _WATCHED_TABLES = frozenset(model.__tablename__ for model in (AccessToken, Client, ClientSecret))
 _WATCHED_MODELS = (AccessToken, Client, ClientSecret)
 _BROADCAST = "credgate.broadcast"
+_CHANGED = "credgate.credentials_changed"
 # Published after each increment: processes clear their own layer at once on hearing it,
 # instead of waiting out its lifetime. A lost message costs only that wait.
 CHANNEL = "credgate:revocations"
 LISTEN_RETRY_SECONDS = 1.0
-_CHANGED = "credgate.credentials_changed"
 
 
 class RevocationBroadcast:

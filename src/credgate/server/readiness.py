@@ -41,6 +41,9 @@ async def _database_checks(runtime: Runtime) -> tuple[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     database, schema = await _database_checks(runtime)
+    if runtime.redis is not None:
+        # A failed ping marks Redis degraded (and logs it), so the state below is current.
+        await runtime.redis.call(lambda redis: redis.ping())
     ready = database == "up" and schema == "current"
     body = {
         "status": "ready" if ready else "unavailable",
