@@ -9,6 +9,7 @@ count as HTTPS.
 
 from __future__ import annotations
 
+import re
 import shutil
 import ssl
 import subprocess
@@ -58,6 +59,8 @@ http {{
             proxy_set_header X-Forwarded-Proto $scheme;
             # Overwrite, never append: the client's own X-Forwarded-For is not evidence.
             proxy_set_header X-Forwarded-For $remote_addr;
+            # The request's id at the edge, which credgate keeps and logs with every line.
+            proxy_set_header X-Request-ID $request_id;
         }}
     }}
 }}
@@ -187,6 +190,16 @@ def test_the_client_address_comes_from_the_proxys_x_forwarded_for(proxied: Proxi
     assert revoked.status_code == 200
     # The backend's TCP peer was nginx at 127.0.0.1; it recorded the client nginx named.
     assert _revocation_addresses(proxied.backend, issued["token_id"]) == [CLIENT_VIA_PROXY]
+
+
+def test_the_request_id_nginx_gives_is_kept_and_a_clients_is_not(proxied: Proxied) -> None:
+    with proxied.client() as http:
+        answers = [http.get("/healthz", headers={"X-Request-ID": "client-made"}) for _ in "ab"]
+
+    ids = [answer.headers["x-request-id"] for answer in answers]
+    # nginx's $request_id: 32 hex digits, new for each request, replacing the client's.
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids)
+    assert ids[0] != ids[1]
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/oauth/token"])

@@ -9,11 +9,14 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from conftest import LiveServer, start_server, stop_server
 from credgate.storage.database import is_sqlite
+from private_redis import PrivateRedis
 from test_behind_nginx import NGINX_CONF
 
 DOC = Path(__file__).parent.parent / "docs" / "deployment.md"
@@ -78,6 +81,8 @@ def test_the_production_config_file_loads(env: dict[str, str], tmp_path: Path) -
     assert settings["database_url"] == "postgresql://credgate@db.internal:5432/credgate"
     assert settings["trusted_proxies"] == ["10.0.0.5"]
     assert settings["allow_loopback_http"] is False
+    assert settings["redis_url"] == "redis://redis.internal:6379/0"
+    assert settings["metrics"] is True
 
 
 def test_serve_commands_use_options_serve_has() -> None:
@@ -101,8 +106,8 @@ def test_every_other_command_of_the_guide_runs(env: dict[str, str], tmp_path: Pa
     ran = []
     hash_key = ""
     for line in sh_commands():
-        if line.startswith("credgate serve"):
-            continue  # long-running: the server tests start it
+        if line.startswith(("credgate serve", "curl")):
+            continue  # long-running, or probes of a server: the server tests run them
         if line.startswith(("pg_dump", "pg_restore")) and is_sqlite(env["DATABASE"]):
             continue  # PostgreSQL's tools, run in the PostgreSQL pass
         # The key the guide made is the one the later commands run with.
@@ -124,3 +129,48 @@ def test_every_other_command_of_the_guide_runs(env: dict[str, str], tmp_path: Pa
 
     assert ["credgate", "migrate"] in ran
     assert ["credgate", "tokens", "purge"] in ran
+
+
+@pytest.fixture()
+def probed(tmp_path: Path) -> Iterator[tuple[LiveServer, PrivateRedis]]:
+    """An instance as the guide runs it: plain HTTP behind a trusted proxy, Redis, metrics."""
+    redis_home = tmp_path / "redis"
+    redis_home.mkdir()
+    redis = PrivateRedis(redis_home)
+    redis.start()
+    env = {
+        "CREDGATE_TRUSTED_PROXIES": "127.0.0.1",
+        "CREDGATE_ALLOW_LOOPBACK_HTTP": "false",
+        "CREDGATE_REDIS_URL": redis.url,
+        "CREDGATE_METRICS": "true",
+        "CREDGATE_METRICS_TOKEN": "guide-metrics-key",
+    }
+    process, live = start_server(tmp_path, env, serve_args=("--plain-http",))
+    yield live, redis
+    stop_server(process)
+    redis.stop()
+
+
+def test_the_probe_commands_answer(probed: tuple[LiveServer, PrivateRedis]) -> None:
+    live, _ = probed
+    env = {
+        **os.environ,
+        "INSTANCE": live.base_url.removeprefix("http://"),
+        "CREDGATE_METRICS_TOKEN": "guide-metrics-key",
+    }
+    outputs = {}
+    for line in (line for line in sh_commands() if line.startswith("curl")):
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", line],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, (line, result.stderr)
+        outputs[line.split('"')[-2].rsplit("/", 1)[-1]] = result.stdout
+
+    assert json.loads(outputs["readyz"]) == json.loads(blocks("json")[0])
+    assert "credgate_request_duration_seconds_bucket" in outputs["metrics"]
+    assert "guide-metrics-key" not in outputs["metrics"]

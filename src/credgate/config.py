@@ -113,8 +113,22 @@ class Settings(BaseSettings):
         description="Signing algorithm of new JWT keys: ES256, Ed25519 (EdDSA) or RS256.",
     )
 
+    # --- Fleet: shared cache, metrics ---------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        description="redis:// URL of the Redis shared by the fleet; unset, no Redis is used.",
+    )
+    metrics: bool = Field(default=False, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: str | None = Field(
+        default=None, description="Bearer key a scrape of /metrics must send, when set."
+    )
+
     log_level: str = "INFO"
-    log_format: str = Field(default="json", pattern="^(json|text)$")
+    log_format: str | None = Field(
+        default=None,
+        pattern="^(json|text)$",
+        description="json or text; unset, text on a terminal and JSON otherwise.",
+    )
 
     @field_validator("trusted_proxies", "scopes", mode="before")
     @classmethod
@@ -182,6 +196,15 @@ class Settings(BaseSettings):
         if value.upper() not in _LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(sorted(_LOG_LEVELS))}")
         return value.upper()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

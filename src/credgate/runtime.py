@@ -7,6 +7,9 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from credgate.cache.redis_link import RedisLink
+from credgate.cache.revocation import RevocationBroadcast
+from credgate.cache.tokens import TokenCache
 from credgate.config import Settings
 from credgate.credentials import CredentialHasher
 from credgate.storage.database import (
@@ -47,16 +50,35 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     hasher: CredentialHasher = field(repr=False)
+    redis: RedisLink | None
+    token_cache: TokenCache
+    broadcast: RevocationBroadcast
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         engine = create_engine(settings.resolved_database_url)
+        redis = RedisLink(settings.redis_url) if settings.redis_url else None
+        token_cache = TokenCache(redis)
+        broadcast = RevocationBroadcast(token_cache, redis)
+        sessions = create_sessionmaker(engine)
+        sessions.configure(info=broadcast.session_info())
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_sessionmaker(engine),
+            sessions=sessions,
             hasher=CredentialHasher(load_hash_key(settings)),
+            redis=redis,
+            token_cache=token_cache,
+            broadcast=broadcast,
         )
 
+    @property
+    def redis_state(self) -> str:
+        """``absent`` (not configured), ``up`` or ``degraded`` (answering from the database)."""
+        return "absent" if self.redis is None else self.redis.state
+
     async def close(self) -> None:
+        await self.broadcast.close()
+        if self.redis is not None:
+            await self.redis.close()
         await self.engine.dispose()

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from credgate.cache.revocation import announce_nothing
 from credgate.runtime import Runtime
 from credgate.storage.models import Client, ClientSecret, UsageCounter
 
@@ -110,6 +111,7 @@ async def write_batch(runtime: Runtime, batch: UsageBatch) -> None:
     buckets = set(batch.issued) | set(batch.failures)
     dialect = runtime.engine.dialect.name
     async with runtime.sessions.begin() as session:
+        announce_nothing(session)  # usage changes no token's validity
         for bucket in sorted(buckets):
             statement = _upsert(dialect, bucket, batch.issued[bucket], batch.failures[bucket])
             await session.execute(statement)  # type: ignore[call-overload]

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -10,6 +15,7 @@ import uvicorn
 
 from credgate.config import Settings
 from credgate.logs import logging_config
+from credgate.metrics import MULTIPROCESS_ENV
 from credgate.server.graceful import run_server
 from credgate.server.https import is_loopback
 from credgate.server.tls import ensure_dev_certificate
@@ -62,4 +68,24 @@ def serve_forever(
         log_config=logging_config(settings.log_level, settings.log_format),
         **ssl,  # type: ignore[arg-type]
     )
-    run_server(config)
+    with metrics_directory(settings, workers):
+        run_server(config)
+
+
+@contextmanager
+def metrics_directory(settings: Settings, workers: int) -> Iterator[None]:
+    """A directory of this run where worker processes write their metrics, removed at exit.
+
+    Set before any worker starts, so each one's prometheus-client writes its samples there
+    and ``/metrics`` in any worker adds up all of them. One process needs none of this.
+    """
+    if not settings.metrics or workers < 2 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="credgate-metrics-")
+    os.environ[MULTIPROCESS_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -45,6 +45,7 @@ async def create_token(request: Request) -> JSONResponse:
         client, secret = await authenticate_client_secret(
             session, runtime.hasher, credentials, now
         )
+        request.state.client_id = client.client_id  # labels a later refusal in the metrics
         scopes = grant_scope(oauth.params.get("scope"), parse_scope(client.scope))
         issued = await issue_token(
             session,

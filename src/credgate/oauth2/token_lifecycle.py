@@ -55,7 +55,12 @@ async def _bearer_for(request: Request, session: AsyncSession, token_id: str) ->
     runtime = runtime_of(request)
     value = extract_bearer_token(request)
     token = await validate_access_token(
-        session, runtime.hasher, value, utcnow(), jwt=jwt_context(request)
+        session,
+        runtime.hasher,
+        value,
+        utcnow(),
+        jwt=jwt_context(request),
+        cache=runtime.token_cache,
     )
     if token.token_id != token_id:
         raise NotFound("no such token")

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from credgate import metrics
+from credgate.cache.tokens import TokenCache, find_validation_facts
 from credgate.credentials import CredentialHasher, generate_access_token, is_well_formed_token
 from credgate.oauth2.errors import InvalidGrant, InvalidToken
 from credgate.oauth2.jwt_tokens import looks_like_jwt
@@ -105,6 +107,7 @@ async def issue_token(
 
 
 def log_issued(issued: IssuedToken, grant: str) -> None:
+    metrics.count_issued(issued.client_id, grant)
     logger.info(
         "token.issued",
         extra={
@@ -124,6 +127,7 @@ async def validate_access_token(
     now: datetime,
     *,
     jwt: JwtContext | None = None,
+    cache: TokenCache | None = None,
 ) -> ValidToken:
     """The token's facts if it is live, else ``InvalidToken`` (RFC 6750 §3.1).
 
@@ -135,7 +139,7 @@ async def validate_access_token(
         await jwt.verify(session, value, now)
     elif not is_well_formed_token(value):
         raise InvalidToken("the access token is malformed")
-    found = await token_store.find_token_by_hash(session, hasher.hash(value))
+    found = await find_validation_facts(session, hasher.hash(value), cache)
     if found is None:
         raise InvalidToken("the access token is not recognised")
     token, client = found

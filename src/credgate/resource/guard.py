@@ -33,7 +33,12 @@ class ServerVerifier:
         runtime = runtime_of(connection)
         async with runtime.sessions() as session:
             valid = await validate_access_token(
-                session, runtime.hasher, token, utcnow(), jwt=jwt_context(connection)
+                session,
+                runtime.hasher,
+                token,
+                utcnow(),
+                jwt=jwt_context(connection),
+                cache=runtime.token_cache,
             )
         return VerifiedToken(
             token_id=valid.token_id,

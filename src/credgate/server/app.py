@@ -22,7 +22,10 @@ from credgate.runtime import Runtime
 from credgate.server import api_docs
 from credgate.server.errors import install_error_handlers
 from credgate.server.https import HttpsOnlyMiddleware
+from credgate.server.metrics import RequestMetricsMiddleware, forget_this_process, metrics_endpoint
 from credgate.server.purge import ScheduledPurge
+from credgate.server.readiness import readyz
+from credgate.server.request_id import RequestIdMiddleware
 from credgate.usage import UsageFlusher
 
 logger = logging.getLogger("credgate.server")
@@ -39,6 +42,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.start(settings)
         app.state.runtime = runtime
+        runtime.broadcast.start_listening()
         purge = ScheduledPurge(runtime)
         usage = UsageFlusher(runtime)
         logger.info("server.started", extra={"version": __version__})
@@ -48,6 +52,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
             await purge.stop()
             await usage.stop()
             await runtime.close()
+            forget_this_process()
 
     app = FastAPI(
         title="credgate",
@@ -69,6 +74,9 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["Operations"])
+    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["Operations"])
+    if settings.metrics:
+        app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["Operations"])
     api_docs.install(app)
     admin.install(app)
     return app
@@ -92,4 +100,6 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         trusted = settings.trusted_proxies
         proxied = ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type]
         app = proxied  # type: ignore[assignment]
-    return app
+    if settings.metrics:
+        app = RequestMetricsMiddleware(app)
+    return RequestIdMiddleware(app, trusted_proxies=settings.trusted_proxies)

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from credgate import metrics
 from credgate.oauth2.errors import InvalidRequest, OAuth2Error, TemporarilyUnavailable
 from credgate.storage.availability import is_database_unavailable, is_unacceptable_value
 
@@ -27,8 +28,15 @@ _HTTP_ERROR_CODES = {
 }
 
 
+def _authenticated_client(request: Request) -> str | None:
+    """The client the request proved to be, if it got that far: a label safe for metrics."""
+    token = getattr(request.state, "token", None)
+    return getattr(request.state, "client_id", None) or getattr(token, "client_id", None)
+
+
 async def _oauth2_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(OAuth2Error, exc)  # registered for this class only
+    metrics.count_refused(exc.error, _authenticated_client(request))
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers()}
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 

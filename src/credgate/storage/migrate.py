@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +13,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from credgate import __version__
 from credgate.storage.database import create_engine
@@ -86,6 +90,13 @@ async def current_revision(database_url: str) -> str | None:
         await engine.dispose()
 
 
+async def engine_schema_state(engine: AsyncEngine) -> SchemaState:
+    """The schema state through an engine the process already holds (``/readyz``)."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current_revision)
+    return SchemaState(current=current, head=head_revision(), known=_is_known(current))
+
+
 def schema_state(database_url: str) -> SchemaState:
     current = asyncio.run(current_revision(database_url))
     return SchemaState(current=current, head=head_revision(), known=_is_known(current))
@@ -105,7 +116,27 @@ def upgrade(database_url: str) -> None:
     advisory lock taken in the migration environment, so two instances migrating at once run
     the steps once. A schema newer than this version is refused, not touched.
     """
-    state = schema_state(database_url)
-    if not state.known:
-        raise SchemaOutOfDate(state.problem())
-    command.upgrade(alembic_config(database_url), "head")
+    with _sqlite_migration_lock(database_url):
+        state = schema_state(database_url)
+        if not state.known:
+            raise SchemaOutOfDate(state.problem())
+        command.upgrade(alembic_config(database_url), "head")
+
+
+@contextmanager
+def _sqlite_migration_lock(database_url: str) -> Iterator[None]:
+    """SQLite has no advisory lock, and its DDL here takes no lock early enough: two
+    processes migrating one file at once would both create the tables. A lock file next to
+    the database makes them take turns, as the advisory lock does on PostgreSQL."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        yield
+        return
+    lock_path = Path(f"{url.database}.migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

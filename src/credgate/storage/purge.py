@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Delete, delete, or_, select
 
+from credgate.cache.revocation import announce_nothing
 from credgate.storage.database import AsyncSession, async_sessionmaker
 from credgate.storage.models import AccessToken, AuditEvent
 
@@ -21,6 +22,8 @@ async def _delete_in_batches(
     deleted = 0
     while True:
         async with sessions.begin() as session:
+            # Rows that had already ended: no cached answer changes when they go.
+            announce_nothing(session)
             # Nothing of these rows is loaded in the session, so there is nothing to sync.
             result = await session.execute(statement.execution_options(synchronize_session=False))
         count = int(result.rowcount)  # type: ignore[attr-defined]

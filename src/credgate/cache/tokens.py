@@ -1,0 +1,181 @@
+"""The token validation cache: what a token's row and its client said, by the token's hash.
+
+Entries are keyed by the keyed hash of the token (never the token) and hold no secret:
+ids, scope, times and the client's status. Without Redis there is no cache: every process
+reads the database, so a revocation from anywhere (another worker, the CLI) holds for the
+very next request. With Redis, two layers:
+
+- in Redis, shared by the fleet, valid only under the revocation generation they were read
+  under (``credgate.cache.revocation``);
+- in the process, for ``LOCAL_TTL_SECONDS`` counted from before the read, so a change made
+  elsewhere is seen here within that time whatever happens to Redis; the process's own
+  changes clear it at once.
+
+Unknown tokens are not cached: each is one indexed read, as without a cache.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from credgate import metrics
+from credgate.cache.redis_link import RedisLink
+from credgate.storage import tokens as token_store
+from credgate.storage.database import AsyncSession
+from credgate.storage.models import utcnow
+
+# Under the one second within which a revocation must be seen everywhere.
+LOCAL_TTL_SECONDS = 0.5
+LOCAL_MAX_ENTRIES = 10_000
+SHARED_TTL_SECONDS = 60
+_KEY_PREFIX = "credgate:token:"
+GENERATION_KEY = "credgate:revocation-generation"
+
+_TIMES = ("issued_at", "expires_at", "chain_started_at", "revoked_at")
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A token row as validation reads it."""
+
+    token_id: str
+    client_id: str
+    account_id: str
+    scope: str
+    issued_at: datetime
+    expires_at: datetime
+    chain_started_at: datetime
+    revoked_at: datetime | None
+    secret_id: str | None
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """The part of the token's client that validation reads."""
+
+    status: str
+
+
+Found = tuple[TokenRecord, ClientRecord]
+
+
+def _record(found: tuple[Any, Any]) -> Found:
+    token, client = found
+    fields = {name: getattr(token, name) for name in TokenRecord.__dataclass_fields__}
+    return TokenRecord(**fields), ClientRecord(status=client.status)
+
+
+def _encode(found: Found, generation: int) -> str:
+    token, client = found
+    fields: dict[str, Any] = asdict(token)
+    for name in _TIMES:
+        fields[name] = fields[name].isoformat() if fields[name] is not None else None
+    return json.dumps({"token": fields, "client_status": client.status, "gen": generation})
+
+
+def _decode(raw: bytes | str) -> tuple[Found, int]:
+    document = json.loads(raw)
+    fields = document["token"]
+    for name in _TIMES:
+        fields[name] = datetime.fromisoformat(fields[name]) if fields[name] else None
+    found = (TokenRecord(**fields), ClientRecord(status=document["client_status"]))
+    return found, int(document["gen"])
+
+
+class TokenCache:
+    def __init__(self, redis: RedisLink | None) -> None:
+        self.redis = redis
+        self._local: OrderedDict[str, tuple[float, Found]] = OrderedDict()
+        # Announcements of this process's own changes still on their way to Redis: until
+        # they land, shared entries may predate them, so Redis is not read.
+        self.shared_fence = 0
+
+    def forget_local(self) -> None:
+        self._local.clear()
+
+    async def find_token_by_hash(self, session: AsyncSession, token_hash: str) -> Found | None:
+        """The token and its client as ``storage.tokens.find_token_by_hash`` would read them."""
+        if self.redis is None:
+            row = await token_store.find_token_by_hash(session, token_hash)
+            return None if row is None else _record(row)
+        started = time.monotonic()
+        found = self._local_get(token_hash, started)
+        if found is not None:
+            return found
+
+        generation, found = await self._shared_get(token_hash)
+        if found is None:
+            row = await token_store.find_token_by_hash(session, token_hash)
+            if row is None:
+                return None
+            found = _record(row)
+            if generation is not None:
+                await self._shared_put(token_hash, found, generation)
+        self._local_put(token_hash, found, started)
+        return found
+
+    def _local_get(self, token_hash: str, now: float) -> Found | None:
+        entry = self._local.get(token_hash)
+        hit = entry is not None and entry[0] > now
+        metrics.count_cache_lookup("local", hit)
+        return entry[1] if entry is not None and hit else None
+
+    def _local_put(self, token_hash: str, found: Found, read_started: float) -> None:
+        # The entry's life counts from before the read: it is never older than it says.
+        self._local[token_hash] = (read_started + LOCAL_TTL_SECONDS, found)
+        self._local.move_to_end(token_hash)
+        while len(self._local) > LOCAL_MAX_ENTRIES:
+            self._local.popitem(last=False)
+
+    async def _shared_get(self, token_hash: str) -> tuple[int | None, Found | None]:
+        """(current generation, entry if valid under it); (None, None) without Redis."""
+        if self.redis is None or self.shared_fence:
+            return None, None
+        key = _KEY_PREFIX + token_hash
+        values = await self.redis.call(lambda redis: redis.mget(GENERATION_KEY, key))
+        if values is None:
+            return None, None
+        if values[0] is None:
+            metrics.count_cache_lookup("redis", False)
+            await self._start_generation()
+            return None, None
+        generation = int(values[0])
+        found: Found | None = None
+        if values[1] is not None:
+            cached, cached_generation = _decode(values[1])
+            if cached_generation == generation:
+                found = cached
+        metrics.count_cache_lookup("redis", found is not None)
+        return generation, found
+
+    async def _start_generation(self) -> None:
+        """A new or emptied Redis: start the generation at a random number, not at 0, so an
+        entry left from before the key was lost (evicted, say) cannot match it by chance."""
+        if self.redis is None:
+            return
+        start = secrets.randbelow(2**62)
+        await self.redis.call(lambda redis: redis.set(GENERATION_KEY, start, nx=True))
+
+    async def _shared_put(self, token_hash: str, found: Found, generation: int) -> None:
+        if self.redis is None:
+            return
+        remaining = (found[0].expires_at - utcnow()).total_seconds()
+        ttl = max(1, min(SHARED_TTL_SECONDS, int(remaining) + 1))
+        value = _encode(found, generation)
+        await self.redis.call(lambda redis: redis.set(_KEY_PREFIX + token_hash, value, ex=ttl))
+
+
+async def find_validation_facts(
+    session: AsyncSession, token_hash: str, cache: TokenCache | None
+) -> Found | None:
+    """Through the cache when there is one, else straight from the database."""
+    if cache is not None:
+        return await cache.find_token_by_hash(session, token_hash)
+    row = await token_store.find_token_by_hash(session, token_hash)
+    return None if row is None else _record(row)
