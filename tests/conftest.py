@@ -153,6 +153,10 @@ def start_server(
         "CREDGATE_DATA_DIR": str(data_dir),
         "CREDGATE_LOG_LEVEL": "DEBUG",
         "CREDGATE_RENEWAL_OVERLAP": "1",
+        # The suite fails authentications by the hundred from loopback; test_rate_limits
+        # sets the limits it tests.
+        "CREDGATE_AUTH_FAILURE_LIMIT": "100000/minute",
+        "CREDGATE_AUTH_FAILURE_LIMIT_PER_ADDRESS": "100000/minute",
         **(extra_env or {}),
     }
     # A test that brings its own database (a private instance it stops) keeps it.

@@ -7,6 +7,7 @@ only their hashes are stored.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -99,8 +100,13 @@ async def create_client(
     token_ttl: int | None = None,
     imported_secret: str | None = None,
     actor: str,
+    token_quota: int | None = None,
+    allowed_networks: Sequence[str] = (),
 ) -> NewSecret:
     ttl = runtime.settings.default_token_ttl if token_ttl is None else token_ttl
+    if token_quota is not None and token_quota < 1:
+        raise ManagementError("the token quota must be at least 1 per hour")
+    networks = _validate_networks(allowed_networks)
     if not 1 <= ttl <= MAX_TOKEN_TTL:
         raise ManagementError(f"the token lifetime must be 1 to {MAX_TOKEN_TTL} seconds")
     if not name.strip() or len(name) > 200:
@@ -116,6 +122,8 @@ async def create_client(
             name=name.strip(),
             scope=scope,
             token_ttl=ttl,
+            token_quota_per_hour=token_quota,
+            allowed_networks=networks,
         )
         await client_store.save_client(session, client)
         await _save_secret(runtime, session, client, secret)
@@ -129,10 +137,23 @@ async def create_client(
                 "scope": scope,
                 "token_ttl": ttl,
                 "imported_secret": imported_secret is not None,
+                "token_quota_per_hour": token_quota,
+                "allowed_networks": networks,
             },
         )
     logger.info("client.created", extra={"client_id": client.client_id, "actor": actor})
     return NewSecret(client, secret)
+
+
+def _validate_networks(networks: Sequence[str]) -> list[str] | None:
+    """Normalised CIDR networks, or None for no allowlist at all."""
+    normalised = []
+    for network in networks:
+        try:
+            normalised.append(str(ipaddress.ip_network(network.strip(), strict=False)))
+        except ValueError:
+            raise ManagementError(f"not an IP network in CIDR notation: {network!r}") from None
+    return normalised or None
 
 
 def _new_secret_value(imported: str | None) -> str:

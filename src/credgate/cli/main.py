@@ -128,6 +128,8 @@ def _client_dict(client: Client) -> dict[str, object]:
         "status": client.status,
         "created_at": client.created_at,
         "last_used_at": client.last_used_at,
+        "token_quota_per_hour": client.token_quota_per_hour,
+        "allowed_networks": client.allowed_networks,
     }
 
 
@@ -153,6 +155,12 @@ def clients_create(
         False, "--import-secret", help="Read an existing secret from standard input."
     ),
     as_json: bool = JsonOption,
+    token_quota: int | None = typer.Option(
+        None, min=1, help="Successful token requests per hour (default: the server's)."
+    ),
+    allowed_network: list[str] = typer.Option(
+        [], help="CIDR network the client may request tokens from; repeatable."
+    ),
 ) -> None:
     """Create a client and print its id and secret (the secret is shown only once)."""
     imported = _read_imported_secret() if import_secret else None
@@ -165,6 +173,8 @@ def clients_create(
             token_ttl=token_ttl,
             imported_secret=imported,
             actor=ACTOR,
+            token_quota=token_quota,
+            allowed_networks=allowed_network,
         )
     )
     _print_secret(result, as_json, generated=imported is None)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from credgate.oauth2.bearer import extract_bearer_token
 from credgate.oauth2.endpoints import runtime_of
 from credgate.oauth2.errors import InsufficientScope
+from credgate.oauth2.rate_limits import rate_limiter_of
 from credgate.oauth2.tokens import ValidToken, validate_access_token
 from credgate.storage.models import utcnow
 
@@ -26,6 +27,7 @@ def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[ValidToken]]:
         runtime = runtime_of(request)
         async with runtime.sessions() as session:
             token = await validate_access_token(session, runtime.hasher, value, utcnow())
+        await rate_limiter_of(request).check_api(token.client_id)
         if not required <= token.scopes:
             raise InsufficientScope("the token lacks a required scope", scope=" ".join(scopes))
         request.state.token = token

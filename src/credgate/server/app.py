@@ -15,6 +15,7 @@ from credgate import __version__
 from credgate.config import Settings
 from credgate.logs import configure_logging
 from credgate.oauth2 import metadata, revocation, token_endpoint, token_lifecycle
+from credgate.oauth2.rate_limits import install_rate_limiter
 from credgate.resource import users_api
 from credgate.runtime import Runtime
 from credgate.server import api_docs
@@ -53,6 +54,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_rate_limiter(app.state, settings)
     for router in (
         token_endpoint.router,
         revocation.router,

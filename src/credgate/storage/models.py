@@ -90,6 +90,10 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Successful Create Token requests per hour; None takes the server's default quota.
+    token_quota_per_hour: Mapped[int | None] = mapped_column(Integer, default=None)
+    # CIDR networks the client may ask for tokens from; None allows every network.
+    allowed_networks: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
     __table_args__ = (Index("ix_clients_account_id", "account_id"),)
 
