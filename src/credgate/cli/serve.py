@@ -12,6 +12,7 @@ from credgate.config import Settings
 from credgate.logs import logging_config
 from credgate.server.graceful import run_server
 from credgate.server.https import is_loopback
+from credgate.server.request_limits import GuardedH11Protocol
 from credgate.server.tls import ensure_dev_certificate
 
 logger = logging.getLogger("credgate.server")
@@ -59,6 +60,11 @@ def serve_forever(
         server_header=False,
         access_log=False,  # uvicorn's access log prints query strings, which may hold secrets
         timeout_graceful_shutdown=10,
+        # Against slow and greedy clients: see credgate.server.request_limits.
+        http=GuardedH11Protocol,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_concurrency,
         log_config=logging_config(settings.log_level, settings.log_format),
         **ssl,  # type: ignore[arg-type]
     )

@@ -22,6 +22,7 @@ from credgate.server import api_docs
 from credgate.server.errors import install_error_handlers
 from credgate.server.https import HttpsOnlyMiddleware
 from credgate.server.purge import ScheduledPurge
+from credgate.server.request_limits import RequestLimitsMiddleware
 
 logger = logging.getLogger("credgate.server")
 
@@ -80,6 +81,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         create_fastapi_app(settings),
         allow_loopback_http=settings.allow_loopback_http,
         hsts_max_age=settings.hsts_max_age,
+    )
+    app = RequestLimitsMiddleware(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.request_body_timeout,
+        max_header_bytes=settings.max_header_bytes,
     )
     if settings.trusted_proxies:
         # Only these addresses may speak for the client's scheme and address.
