@@ -18,7 +18,12 @@ from credgate.storage.models import utcnow
 router = APIRouter(tags=["OAuth 2.0"])
 
 
-@router.post("/oauth/revoke", summary="Revoke a token (RFC 7009)", **REVOCATION_ENDPOINT_DOC)
+@router.post(
+    "/oauth/revoke",
+    summary="Revoke a token (RFC 7009)",
+    response_class=Response,  # RFC 7009 §2.2: the 200 has no body to document
+    **REVOCATION_ENDPOINT_DOC,
+)
 async def revoke(request: Request) -> Response:
     runtime = runtime_of(request)
     oauth = await read_oauth_request(request, runtime.settings.max_body_bytes)

@@ -80,7 +80,9 @@ class _BodyGuard:
             return message
         self.size += len(message.get("body", b""))
         if self.size > self.limit:
-            return self._refuse("request_body_size", RequestTooLarge("the body is too large"))
+            return self._refuse(
+                "request_body_size", RequestTooLarge("the request body is too large")
+            )
         self.body_done = not message.get("more_body", False)
         return message
 
@@ -117,7 +119,9 @@ class RequestLimitsMiddleware:
             return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await self._answer(send, "request_body_size", RequestTooLarge("the body is too large"))
+            await self._answer(
+                send, "request_body_size", RequestTooLarge("the request body is too large")
+            )
             return
 
         guard = _BodyGuard(receive, self.max_body_bytes, self.body_timeout)
