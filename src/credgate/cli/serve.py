@@ -13,6 +13,7 @@ from credgate.logs import logging_config
 from credgate.server.graceful import run_server
 from credgate.server.https import is_loopback
 from credgate.server.request_limits import GuardedH11Protocol
+from credgate.server.startup_checks import warn_about_unsafe_settings
 from credgate.server.tls import ensure_dev_certificate
 
 logger = logging.getLogger("credgate.server")
@@ -40,6 +41,7 @@ def serve_forever(
     workers: int,
     plain_http: bool,
 ) -> None:
+    warn_about_unsafe_settings(settings, workers=workers)
     ssl: dict[str, str] = {}
     if plain_http:
         if not is_loopback(host) and not settings.trusted_proxies:
