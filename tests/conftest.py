@@ -53,6 +53,8 @@ class Issued:
     secrets: list[str] = field(default_factory=list, repr=False)
     tokens: list[str] = field(default_factory=list, repr=False)
     servers: list[LiveServer] = field(default_factory=list, repr=False)
+    # Logs of servers started other than by ``start_server``, checked all the same.
+    logs: list[Path] = field(default_factory=list, repr=False)
 
 
 ISSUED = Issued()

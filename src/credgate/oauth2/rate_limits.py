@@ -27,6 +27,7 @@ from prometheus_client import Counter
 from starlette.requests import HTTPConnection
 
 from credgate.config import Settings
+from credgate.credentials import looks_like_client_id
 from credgate.oauth2.client_auth import authenticate_client, validate_source_network
 from credgate.oauth2.endpoints import client_address, runtime_of
 from credgate.oauth2.errors import InvalidClient, SlowDown
@@ -144,6 +145,7 @@ class RateLimiter:
         """
         if not self.enabled:
             return
+        client_id = _client_key(client_id)
         if not await self._has_room(self.failures_per_client, client_id):
             # The id is logged only once known: a refusal here means it failed for real.
             raise await self._refuse(self.failures_per_client, client_id, client_id=client_id)
@@ -156,6 +158,7 @@ class RateLimiter:
         """Count a failed authentication against its address, and its client id if real."""
         if not self.enabled:
             return
+        client_id = _client_key(client_id)
         if address is not None:
             await self._count(self.failures_per_address, address)
         if failure.reason in _CLIENT_UNKNOWN:
@@ -180,6 +183,12 @@ class RateLimiter:
             return
         if not await self._count(self.api, client_id):
             raise await self._refuse(self.api, client_id, client_id=client_id)
+
+
+def _client_key(client_id: str) -> str:
+    # A value without a client id's shape may be a secret sent in the wrong field: it never
+    # becomes part of a key, not even one only read (Redis would see it on the wire).
+    return client_id if looks_like_client_id(client_id) else "not-a-client-id"
 
 
 # Failures that say nothing of a real client: these never create a per-client counter.
