@@ -247,3 +247,15 @@ def test_headers_that_grow_past_the_limit_piece_by_piece_get_431(strict: LiveSer
 
     assert status == 431
     assert body["error"] == "invalid_request"
+
+
+def test_bytes_that_are_not_http_get_a_json_400(strict: LiveServer) -> None:
+    with tls_socket(strict) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\x00\r\n\r\n")
+        status, body, _ = read_answer(sock)
+
+    assert status == 400
+    assert body == {
+        "error": "invalid_request",
+        "error_description": "the request is not valid HTTP/1.1",
+    }
