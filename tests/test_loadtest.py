@@ -77,6 +77,8 @@ def test_the_killed_worker_is_replaced_and_memory_holds(
     report, _ = load_run
 
     assert report["workers_restarted"]
+    # The kill may cut the one request each load thread had in flight on that worker.
+    assert sum(report["transport_errors"].values()) <= 4
     assert len(report["memory_kib_end"]) == 2
     assert report["memory_growth"]
     assert all(growth <= 0.10 for growth in report["memory_growth"].values())
