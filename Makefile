@@ -1,4 +1,4 @@
-.PHONY: run test lint demo toolchains
+.PHONY: run test lint demo toolchains loadtest
 
 run:  ## install into .venv and start the server with a ready client
 	./scripts/quickstart
@@ -14,3 +14,6 @@ demo:
 
 toolchains:  ## install the toolchains the example programs and OAuth library tests run with
 	./scripts/client-toolchains
+
+loadtest:  ## three minutes of load through a worker kill, a PostgreSQL restart and a Redis outage
+	./scripts/loadtest

@@ -53,6 +53,8 @@ class Issued:
     secrets: list[str] = field(default_factory=list, repr=False)
     tokens: list[str] = field(default_factory=list, repr=False)
     servers: list[LiveServer] = field(default_factory=list, repr=False)
+    # Logs of servers started other than by ``start_server``, checked all the same.
+    logs: list[Path] = field(default_factory=list, repr=False)
 
 
 ISSUED = Issued()
@@ -153,6 +155,10 @@ def start_server(
         "CREDGATE_DATA_DIR": str(data_dir),
         "CREDGATE_LOG_LEVEL": "DEBUG",
         "CREDGATE_RENEWAL_OVERLAP": "1",
+        # The suite fails authentications by the hundred from loopback; test_rate_limits
+        # sets the limits it tests.
+        "CREDGATE_AUTH_FAILURE_LIMIT": "100000/minute",
+        "CREDGATE_AUTH_FAILURE_LIMIT_PER_ADDRESS": "100000/minute",
         **(extra_env or {}),
     }
     # A test that brings its own database (a private instance it stops) keeps it.

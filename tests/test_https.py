@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from conftest import LiveServer, free_port, stop_server
+from conftest import ISSUED, LiveServer, free_port, stop_server
 from credgate.config import Settings
 from credgate.server.app import create_app
 from credgate.server.tls import ensure_dev_certificate
@@ -113,6 +113,7 @@ def start_plain_server(
             stderr=subprocess.STDOUT,
         )
     plain = PlainServer(port, log_file)
+    ISSUED.logs.append(log_file)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
+from limits import parse as parse_rate_limit
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -122,6 +123,56 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         default=None, description="Bearer key a scrape of /metrics must send, when set."
     )
+
+    # --- Limits and abuse protection --------------------------------------------------------
+    rate_limits: bool = Field(
+        default=True, description="Apply the rate limits and quotas below; false turns them off."
+    )
+    auth_failure_limit: str = Field(
+        default="10/minute",
+        description="Failed client authentications allowed per existing client id "
+        "(limits notation: N/second, N/minute, N/hour), then 429 until the window ends.",
+    )
+    auth_failure_limit_per_address: str = Field(
+        default="10/minute",
+        description="Failed client authentications allowed per source address.",
+    )
+    token_quota_per_hour: int | None = Field(
+        default=None,
+        ge=1,
+        description="Successful Create Token requests per client and hour, for clients "
+        "without a quota of their own; none is unlimited.",
+    )
+    api_rate_limit: str = Field(
+        default="6000/minute",
+        description="Requests to the protected API per client (limits notation).",
+    )
+    request_body_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a client may take to send a request body."
+    )
+    request_header_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a client may take to send its request headers."
+    )
+    max_header_bytes: int = Field(
+        default=16384, ge=4096, description="Largest request line and headers, in bytes."
+    )
+    keep_alive_timeout: int = Field(
+        default=5, ge=1, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_concurrency: int = Field(
+        default=1000,
+        ge=1,
+        description="Connections and requests in progress per worker before 503s.",
+    )
+
+    @field_validator("auth_failure_limit", "auth_failure_limit_per_address", "api_rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError:
+            raise ValueError("must read like 10/minute or 100/hour") from None
+        return value
 
     log_level: str = "INFO"
     log_format: str | None = Field(

@@ -7,6 +7,7 @@ only their hashes are stored.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -109,11 +110,16 @@ async def create_client(
     source_address: str | None = None,
     token_format: str | None = None,
     introspect: bool = False,
+    token_quota: int | None = None,
+    allowed_networks: Sequence[str] = (),
 ) -> NewSecret:
     if token_format not in (None, "jwt", "opaque"):
         raise ManagementError("the token format must be jwt or opaque")
+    if token_quota is not None and token_quota < 1:
+        raise ManagementError("the token quota must be at least 1 per hour")
     ttl = _validate_ttl(runtime.settings.default_token_ttl if token_ttl is None else token_ttl)
     name = _validate_name(name)
+    networks = _validate_networks(allowed_networks)
     scope = _validate_scope(runtime, scope)
     secret = _new_secret_value(imported_secret)
 
@@ -127,6 +133,8 @@ async def create_client(
             token_ttl=ttl,
             token_format=token_format,
             introspect=introspect,
+            token_quota_per_hour=token_quota,
+            allowed_networks=networks,
         )
         await client_store.save_client(session, client)
         await _save_secret(runtime, session, client, secret)
@@ -143,6 +151,8 @@ async def create_client(
                 "imported_secret": imported_secret is not None,
                 "token_format": token_format,
                 "introspect": introspect,
+                "token_quota_per_hour": token_quota,
+                "allowed_networks": networks,
             },
         )
     logger.info("client.created", extra={"client_id": client.client_id, "actor": actor})
@@ -159,6 +169,17 @@ def _validate_ttl(ttl: int) -> int:
     if not 1 <= ttl <= MAX_TOKEN_TTL:
         raise ManagementError(f"the token lifetime must be 1 to {MAX_TOKEN_TTL} seconds")
     return ttl
+
+
+def _validate_networks(networks: Sequence[str]) -> list[str] | None:
+    """Normalised CIDR networks, or None for no allowlist at all."""
+    normalised = []
+    for network in networks:
+        try:
+            normalised.append(str(ipaddress.ip_network(network.strip(), strict=False)))
+        except ValueError:
+            raise ManagementError(f"not an IP network in CIDR notation: {network!r}") from None
+    return normalised or None
 
 
 def _new_secret_value(imported: str | None) -> str:

@@ -134,6 +134,8 @@ def _client_dict(client: Client) -> dict[str, object]:
         "last_used_at": client.last_used_at,
         "token_format": client.token_format,
         "introspect": client.introspect,
+        "token_quota_per_hour": client.token_quota_per_hour,
+        "allowed_networks": client.allowed_networks,
     }
 
 
@@ -165,6 +167,12 @@ def clients_create(
     introspect: bool = typer.Option(
         False, "--introspect", help="Allow the client to introspect tokens (resource servers)."
     ),
+    token_quota: int | None = typer.Option(
+        None, min=1, help="Successful token requests per hour (default: the server's)."
+    ),
+    allowed_network: list[str] = typer.Option(
+        [], help="CIDR network the client may request tokens from; repeatable."
+    ),
 ) -> None:
     """Create a client and print its id and secret (the secret is shown only once)."""
     imported = _read_imported_secret() if import_secret else None
@@ -179,6 +187,8 @@ def clients_create(
             actor=ACTOR,
             token_format=token_format,
             introspect=introspect,
+            token_quota=token_quota,
+            allowed_networks=allowed_network,
         )
     )
     _print_secret(result, as_json, generated=imported is None)

@@ -18,6 +18,8 @@ from credgate.logs import logging_config
 from credgate.metrics import MULTIPROCESS_ENV
 from credgate.server.graceful import run_server
 from credgate.server.https import is_loopback
+from credgate.server.request_limits import GuardedH11Protocol
+from credgate.server.startup_checks import warn_about_unsafe_settings
 from credgate.server.tls import ensure_dev_certificate
 
 logger = logging.getLogger("credgate.server")
@@ -45,6 +47,7 @@ def serve_forever(
     workers: int,
     plain_http: bool,
 ) -> None:
+    warn_about_unsafe_settings(settings, workers=workers)
     ssl: dict[str, str] = {}
     if plain_http:
         if not is_loopback(host) and not settings.trusted_proxies:
@@ -65,6 +68,11 @@ def serve_forever(
         server_header=False,
         access_log=False,  # uvicorn's access log prints query strings, which may hold secrets
         timeout_graceful_shutdown=10,
+        # Against slow and greedy clients: see credgate.server.request_limits.
+        http=GuardedH11Protocol,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_concurrency,
         log_config=logging_config(settings.log_level, settings.log_format),
         **ssl,  # type: ignore[arg-type]
     )

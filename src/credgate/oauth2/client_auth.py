@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from datetime import datetime
 
@@ -79,4 +80,30 @@ def _failure(credentials: ClientCredentials, reason: str) -> InvalidClient:
             "auth_method": credentials.method,
         },
     )
-    return InvalidClient("client authentication failed", used_basic=credentials.used_basic)
+    return InvalidClient(
+        "client authentication failed", used_basic=credentials.used_basic, reason=reason
+    )
+
+
+def validate_source_network(
+    client: Client, credentials: ClientCredentials, address: str | None
+) -> None:
+    """Refuse a client that asks from outside the networks it is allowed to ask from.
+
+    The answer is the usual ``invalid_client``: a caller that holds the secret from the wrong
+    place learns nothing more than a caller with a wrong secret. The reason is logged.
+    """
+    if not client.allowed_networks:
+        return
+    if address is None or not is_address_in(address, client.allowed_networks):
+        raise _failure(credentials, "network_not_allowed")
+
+
+def is_address_in(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1 on a dual-stack socket
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)

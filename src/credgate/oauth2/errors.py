@@ -43,9 +43,16 @@ class InvalidClient(OAuth2Error):
     error = "invalid_client"
     status_code = 401
 
-    def __init__(self, description: str | None = None, *, used_basic: bool = False) -> None:
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        used_basic: bool = False,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(description)
         self.used_basic = used_basic
+        self.reason = reason  # for the server's own use (rate limits), never sent
 
     def headers(self) -> dict[str, str]:
         if self.used_basic:
@@ -150,3 +157,34 @@ class IntrospectionNotAllowed(UnauthorizedClient):
     server refuse callers it does not trust with token facts)."""
 
     status_code = 403
+
+
+class SlowDown(OAuth2Error):
+    """Too many requests: a rate limit or quota is spent until ``retry_after`` seconds pass.
+
+    ``slow_down`` is RFC 8628 §3.5's code for a client asking too often; unlike
+    ``temporarily_unavailable`` (our 503 for outages) it tells the client that it, not the
+    server, must wait. The 429 and ``Retry-After`` are RFC 6585 §4's.
+    """
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class RequestTimeout(InvalidRequest):
+    """The client sent its request too slowly (RFC 9110 §15.5.9)."""
+
+    status_code = 408
+
+
+class HeadersTooLarge(InvalidRequest):
+    """The request line and headers exceed the server's limit (RFC 6585 §5)."""
+
+    status_code = 431

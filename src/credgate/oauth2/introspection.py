@@ -14,11 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from credgate.oauth2.client_auth import authenticate_client
 from credgate.oauth2.endpoints import no_store_json, runtime_of
 from credgate.oauth2.errors import IntrospectionNotAllowed, InvalidRequest, InvalidToken
 from credgate.oauth2.jwt_tokens import JwtContext, jwt_context
 from credgate.oauth2.openapi import ERROR_EXAMPLES, REVOCATION_ENDPOINT_DOC
+from credgate.oauth2.rate_limits import authenticate_within_limits
 from credgate.oauth2.requests import extract_client_credentials, read_oauth_request
 from credgate.oauth2.scopes import format_scope
 from credgate.oauth2.tokens import ValidToken, validate_access_token
@@ -113,7 +113,7 @@ async def introspect(request: Request) -> JSONResponse:
 
     now = utcnow()
     async with runtime.sessions() as session:
-        caller = await authenticate_client(session, runtime.hasher, credentials, now)
+        caller, _ = await authenticate_within_limits(request, session, credentials, now)
         if not caller.introspect:
             raise IntrospectionNotAllowed("the client may not introspect tokens")
         if not value:

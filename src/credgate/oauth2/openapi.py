@@ -118,6 +118,20 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
         "The body is larger than the server accepts.",
         {"too_large": ("invalid_request", "the request body is too large")},
     ),
+    429: {
+        **_errors(
+            "Too many failed authentications from this address or for this client id, or "
+            "the client's hourly token quota is spent. Retry after `Retry-After` seconds.",
+            {"slow_down": ("slow_down", "too many requests: retry later")},
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the limit allows the request again.",
+                "schema": {"type": "string"},
+                "example": "42",
+            }
+        },
+    },
 }
 
 
@@ -216,6 +230,7 @@ REVOCATION_ENDPOINT_DOC: dict[str, Any] = {
         401: _TOKEN_ERRORS[401],
         403: _TOKEN_ERRORS[403],
         413: _TOKEN_ERRORS[413],
+        429: _TOKEN_ERRORS[429],
     },
     "openapi_extra": {
         "security": [{"clientBasic": []}, {}],
@@ -258,6 +273,19 @@ BEARER_ERRORS: dict[int | str, dict[str, Any]] = {
         "The token lacks a scope the endpoint requires; the challenge names it.",
         {"scope": ("insufficient_scope", "the token lacks a required scope")},
     ),
+    429: {
+        **_errors(
+            "The client called the API more often than `CREDGATE_API_RATE_LIMIT` allows.",
+            {"slow_down": ("slow_down", "too many requests: retry later")},
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the client may call again.",
+                "schema": {"type": "string"},
+                "example": "12",
+            }
+        },
+    },
 }
 
 RENEWAL_ERRORS: dict[int | str, dict[str, Any]] = {

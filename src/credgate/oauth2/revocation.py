@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from credgate.credentials import is_well_formed_token
-from credgate.oauth2.client_auth import authenticate_client
 from credgate.oauth2.endpoints import NO_STORE, client_address, runtime_of
 from credgate.oauth2.errors import InvalidRequest
 from credgate.oauth2.jwt_tokens import looks_like_jwt
 from credgate.oauth2.openapi import REVOCATION_ENDPOINT_DOC
+from credgate.oauth2.rate_limits import authenticate_within_limits
 from credgate.oauth2.requests import extract_client_credentials, read_oauth_request
 from credgate.oauth2.tokens import revoke_token
 from credgate.storage import tokens as token_store
@@ -19,7 +19,12 @@ from credgate.storage.models import utcnow
 router = APIRouter(tags=["OAuth 2.0"])
 
 
-@router.post("/oauth/revoke", summary="Revoke a token (RFC 7009)", **REVOCATION_ENDPOINT_DOC)
+@router.post(
+    "/oauth/revoke",
+    summary="Revoke a token (RFC 7009)",
+    response_class=Response,  # RFC 7009 §2.2: the 200 has no body to document
+    **REVOCATION_ENDPOINT_DOC,
+)
 async def revoke(request: Request) -> Response:
     runtime = runtime_of(request)
     oauth = await read_oauth_request(request, runtime.settings.max_body_bytes)
@@ -28,7 +33,7 @@ async def revoke(request: Request) -> Response:
 
     now = utcnow()
     async with runtime.sessions.begin() as session:
-        client = await authenticate_client(session, runtime.hasher, credentials, now)
+        client, _ = await authenticate_within_limits(request, session, credentials, now)
         if value is None:
             raise InvalidRequest("token is required")
         # RFC 7009 §2.2: unknown tokens, and other clients' tokens, get the same 200.

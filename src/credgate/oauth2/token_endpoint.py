@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from credgate.oauth2.client_auth import authenticate_client_secret
 from credgate.oauth2.endpoints import no_store_json, runtime_of
 from credgate.oauth2.errors import InvalidRequest, UnsupportedGrantType
 from credgate.oauth2.jwt_tokens import jwt_context
 from credgate.oauth2.openapi import TOKEN_ENDPOINT_DOC
+from credgate.oauth2.rate_limits import authenticate_within_limits, rate_limiter_of
 from credgate.oauth2.requests import OAuthRequest, extract_client_credentials, read_oauth_request
 from credgate.oauth2.scopes import grant_scope, parse_scope
 from credgate.oauth2.tokens import issue_token, log_issued
@@ -42,11 +42,12 @@ async def create_token(request: Request) -> JSONResponse:
 
     now = utcnow()
     async with runtime.sessions.begin() as session:
-        client, secret = await authenticate_client_secret(
-            session, runtime.hasher, credentials, now
-        )
+        client, secret = await authenticate_within_limits(request, session, credentials, now)
         request.state.client_id = client.client_id  # labels a later refusal in the metrics
         scopes = grant_scope(oauth.params.get("scope"), parse_scope(client.scope))
+        await rate_limiter_of(request).check_token_quota(
+            client.client_id, client.token_quota_per_hour
+        )
         issued = await issue_token(
             session,
             runtime.hasher,

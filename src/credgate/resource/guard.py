@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection, Request
 from credgate.oauth2.endpoints import runtime_of
 from credgate.oauth2.errors import InvalidRequest
 from credgate.oauth2.jwt_tokens import jwt_context
+from credgate.oauth2.rate_limits import rate_limiter_of
 from credgate.oauth2.tokens import validate_access_token
 from credgate.resource.dependencies import require_token
 from credgate.resource.verifiers import VerifiedToken
@@ -40,6 +41,7 @@ class ServerVerifier:
                 jwt=jwt_context(connection),
                 cache=runtime.token_cache,
             )
+        await rate_limiter_of(connection).check_api(valid.client_id)
         return VerifiedToken(
             token_id=valid.token_id,
             client_id=valid.client_id,

@@ -22,6 +22,9 @@ from credgate.resource.verifiers import VerifiedToken
 from credgate.storage import users as user_store
 from credgate.storage.models import User
 
+# Databases hold 64-bit offsets at most; anything past this is an empty page anyway.
+MAX_OFFSET = 2**31 - 1
+
 router = APIRouter(
     prefix="/api/users",
     tags=["Sample API"],
@@ -83,7 +86,7 @@ async def list_users(
     request: Request,
     token: ReadToken,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> UserList:
     async with runtime_of(request).sessions() as session:
         users = await user_store.list_users(session, token.account_id, limit, offset)

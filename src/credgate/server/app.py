@@ -17,6 +17,7 @@ from credgate.logs import configure_logging
 from credgate.oauth2 import metadata, revocation, token_endpoint, token_lifecycle
 from credgate.oauth2.introspection import router as introspection_router
 from credgate.oauth2.jwks import router as jwks_router
+from credgate.oauth2.rate_limits import install_rate_limiter
 from credgate.resource import users_api
 from credgate.runtime import Runtime
 from credgate.server import api_docs
@@ -26,6 +27,7 @@ from credgate.server.metrics import RequestMetricsMiddleware, forget_this_proces
 from credgate.server.purge import ScheduledPurge
 from credgate.server.readiness import readyz
 from credgate.server.request_id import RequestIdMiddleware
+from credgate.server.request_limits import RequestLimitsMiddleware
 from credgate.usage import UsageFlusher
 
 logger = logging.getLogger("credgate.server")
@@ -63,6 +65,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_rate_limiter(app.state, settings)
     for router in (
         token_endpoint.router,
         revocation.router,
@@ -94,6 +97,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         create_fastapi_app(settings),
         allow_loopback_http=settings.allow_loopback_http,
         hsts_max_age=settings.hsts_max_age,
+    )
+    app = RequestLimitsMiddleware(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.request_body_timeout,
+        max_header_bytes=settings.max_header_bytes,
     )
     if settings.trusted_proxies:
         # Only these addresses may speak for the client's scheme and address.

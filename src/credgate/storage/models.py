@@ -96,6 +96,10 @@ class Client(Base):
     token_format: Mapped[str | None] = mapped_column(String(8), default=None)
     # May call the introspection endpoint (RFC 7662): resource servers, not integrations.
     introspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Successful Create Token requests per hour; None takes the server's default quota.
+    token_quota_per_hour: Mapped[int | None] = mapped_column(Integer, default=None)
+    # CIDR networks the client may ask for tokens from; None allows every network.
+    allowed_networks: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
     __table_args__ = (Index("ix_clients_account_id", "account_id"),)
 
