@@ -14,3 +14,7 @@ demo:
 
 toolchains:  ## install the toolchains the example programs and OAuth library tests run with
 	./scripts/client-toolchains
+
+.PHONY: bench
+bench:  ## benchmark against a hello-world ceiling; writes BENCHMARKS.md (about 10 minutes)
+	./scripts/bench
