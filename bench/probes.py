@@ -11,9 +11,7 @@ import httpx
 from credgate.client import ClientCredentialsAuth
 
 
-async def _get(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> int:
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
     writer.write(request)
     status_line = await reader.readline()
     length = 0

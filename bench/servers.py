@@ -59,9 +59,9 @@ class Server:
                 if self.process is not None and self.process.poll() is not None:
                     raise RuntimeError(f"{self.name} exited; see {self.log_path}")
                 try:
-                    if client.get(self.base_url + self.health_path).status_code == 200:
-                        if len(self.workers()) >= workers:
-                            return
+                    answer = client.get(self.base_url + self.health_path)
+                    if answer.status_code == 200 and len(self.workers()) >= workers:
+                        return
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.2)
@@ -139,9 +139,14 @@ def peak_resident_mb(pids: list[int]) -> float:
 
 
 def credgate_server(
-    name: str, env: dict[str, str], workers: int, tls: tuple[Path, Path] | None, logs: Path
+    name: str,
+    env: dict[str, str],
+    workers: int,
+    tls: tuple[Path, Path] | None,
+    logs: Path,
+    extra: tuple[str, ...] = (),
 ) -> Server:
-    command = [str(VENV_BIN / "credgate"), "serve", "--workers", str(workers)]
+    command = [str(VENV_BIN / "credgate"), "serve", "--workers", str(workers), *extra]
     if tls is None:
         command.append("--plain-http")
     else:
