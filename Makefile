@@ -16,5 +16,5 @@ toolchains:  ## install the toolchains the example programs and OAuth library te
 	./scripts/client-toolchains
 
 .PHONY: bench
-bench:  ## benchmark against a hello-world ceiling; writes BENCHMARKS.md (about 10 minutes)
+bench:  ## benchmark against a hello-world ceiling; writes BENCHMARKS.md (under 10 minutes)
 	./scripts/bench
