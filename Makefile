@@ -1,4 +1,4 @@
-.PHONY: run test lint demo toolchains loadtest
+.PHONY: run test lint demo toolchains loadtest bench
 
 run:  ## install into .venv and start the server with a ready client
 	./scripts/quickstart
@@ -17,3 +17,6 @@ toolchains:  ## install the toolchains the example programs and OAuth library te
 
 loadtest:  ## three minutes of load through a worker kill, a PostgreSQL restart and a Redis outage
 	./scripts/loadtest
+
+bench:  ## benchmark against a hello-world ceiling; writes BENCHMARKS.md (under 10 minutes)
+	./scripts/bench

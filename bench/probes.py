@@ -1,0 +1,95 @@
+"""Measurements wrk cannot make: revocation spread over workers, and the SDK's own overhead."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import httpx
+
+from credgate.client import ClientCredentialsAuth
+
+
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    writer.write(request)
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
+async def _revocation_round(
+    base_url: str, port: int, basic: tuple[str, str], user_id: str, connections: int
+) -> float:
+    async with httpx.AsyncClient(base_url=base_url, auth=basic) as api:
+        answer = await api.post("/oauth/token", data={"grant_type": "client_credentials"})
+        token = answer.json()["access_token"]
+        request = (
+            f"GET /api/users/{user_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+        revoked_at: list[float] = []
+        last_accepted = [float("-inf")] * connections
+
+        async def hammer(index: int) -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                while True:
+                    sent = time.monotonic()
+                    status = await _get(reader, writer, request)
+                    if status == 200:
+                        last_accepted[index] = sent
+                    elif revoked_at and status == 401:
+                        return
+                    elif status != 401:
+                        raise RuntimeError(f"unexpected status {status}")
+            finally:
+                writer.close()
+
+        tasks = [asyncio.create_task(hammer(n)) for n in range(connections)]
+        await asyncio.sleep(1.0)
+        answer = await api.post("/oauth/revoke", data={"token": token})
+        answer.raise_for_status()
+        revoked_at.append(time.monotonic())
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    # A request sent after the revocation's answer and still accepted is the lag we look for.
+    return max(0.0, max(last_accepted) - revoked_at[0])
+
+
+def revocation_lag(
+    base_url: str, port: int, basic: tuple[str, str], user_id: str, connections: int, rounds: int
+) -> list[float]:
+    """Seconds, per round, from the revocation's answer until no connection is served.
+
+    Every connection sends bearer GETs back to back; the kernel spreads connections over the
+    workers, so with several connections per worker every worker is asked.
+    """
+    return [
+        asyncio.run(_revocation_round(base_url, port, basic, user_id, connections))
+        for _ in range(rounds)
+    ]
+
+
+def sdk_overhead(
+    hello_url: str, token_url: str, basic: tuple[str, str], calls: int, rounds: int
+) -> tuple[float, float]:
+    """Median microseconds per GET with a bare httpx client and with the SDK's cached token."""
+    auth = ClientCredentialsAuth(
+        token_url=token_url, client_id=basic[0], client_secret=basic[1], scope="users:read"
+    )
+    bare_times: list[float] = []
+    sdk_times: list[float] = []
+    with httpx.Client() as bare, httpx.Client(auth=auth) as sdk:
+        sdk.get(hello_url).raise_for_status()  # fetches and caches the token
+        for _ in range(rounds):
+            for client, times in ((bare, bare_times), (sdk, sdk_times)):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    client.get(hello_url)
+                times.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(bare_times), statistics.median(sdk_times)
