@@ -599,6 +599,29 @@ def test_demo_exits_0_and_prints_each_step_without_full_credentials(
     assert not Path(fresh_env["CREDGATE_DATA_DIR"]).exists()
 
 
+def test_demo_with_json_prints_one_document_of_its_steps(fresh_env: dict[str, str]) -> None:
+    result = cli("demo", "--json", env=fresh_env, timeout=120)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert report["base_url"].startswith("https://127.0.0.1:")
+    steps = [step["step"] for step in report["steps"]]
+    assert steps[0] == "Creating account 'demo', a client and a user"
+    assert any(step.startswith("POST /oauth/revoke") for step in steps)
+    assert "refused: 401 invalid_token" in report["steps"][-1]["result"]
+    assert not FULL_CREDENTIAL.search(result.stdout + result.stderr)
+
+
+def test_migrate_with_json_names_the_schema_revision(fresh_env: dict[str, str]) -> None:
+    report = cli_json("migrate", env=fresh_env)
+
+    database = Path(fresh_env["CREDGATE_DATA_DIR"]) / "credgate.db"
+    with sqlite3.connect(database) as connection:
+        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert report == {"database": "up to date", "revision": revision}
+
+
 def test_migrate_on_a_fresh_data_dir_creates_the_database(fresh_env: dict[str, str]) -> None:
     database = Path(fresh_env["CREDGATE_DATA_DIR"]) / "credgate.db"
     assert not database.exists()

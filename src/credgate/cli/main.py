@@ -24,6 +24,7 @@ from credgate.cli.purge import tokens_purge
 from credgate.cli.quickstart import create_quickstart_client, quickstart_banner
 from credgate.cli.serve import serve_forever
 from credgate.server.tls import ensure_dev_certificate
+from credgate.storage.migrate import head_revision
 from credgate.storage.models import AccessToken, Client
 
 app = typer.Typer(
@@ -63,18 +64,22 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(as_json: bool = JsonOption) -> None:
     """Upgrade the database schema to this version of credgate; safe on a live database."""
     migrate_database(load_settings())
-    typer.echo("database is up to date")
+    if as_json:
+        print_json({"database": "up to date", "revision": head_revision()})
+    else:
+        typer.echo("database is up to date")
 
 
 @app.command()
 def demo(
     port: int = typer.Option(0, help="Port for the demo server; 0 picks a free one."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Start a throwaway server and walk the whole flow with real HTTPS calls."""
-    raise typer.Exit(code=run_demo(port))
+    raise typer.Exit(code=run_demo(port, as_json))
 
 
 @app.command()
