@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,3 +53,16 @@ export CLIENT_ID={setup.client_id}
 export CLIENT_SECRET={setup.client_secret}
 export USER_ID={setup.user_id}
 """
+
+
+def quickstart_json(setup: QuickstartSetup, base_url: str, ca_file: Path) -> str:
+    """The banner's facts as one line, flushed before the server starts, for scripts."""
+    document = {
+        "account": ACCOUNT,
+        "url": base_url,
+        "ca_file": str(ca_file.resolve()),
+        "client_id": setup.client_id,
+        "client_secret": setup.client_secret,
+        "user_id": setup.user_id,
+    }
+    return json.dumps(document)
