@@ -7,7 +7,7 @@ token endpoint.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -475,3 +475,35 @@ def test_unauthenticated_invalid_body_is_401_not_400(http: httpx.Client) -> None
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == BARE_CHALLENGE
+
+
+# --- Oversized bodies --------------------------------------------------------------------
+
+
+def _oversized_user(server: LiveServer) -> bytes:
+    name = "x" * (server.settings.max_body_bytes + 1)
+    return b'{"email": "big@example.com", "name": "' + name.encode() + b'"}'
+
+
+def _in_chunks(body: bytes) -> Iterator[bytes]:
+    for start in range(0, len(body), 8192):
+        yield body[start : start + 8192]
+
+
+@pytest.mark.parametrize("authorized", [True, False], ids=["with-token", "without-token"])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_oversized_api_body_is_refused_with_413_before_it_is_read(
+    server: LiveServer, http: httpx.Client, full_token: str, authorized: bool, chunked: bool
+) -> None:
+    body = _oversized_user(server)
+    headers = {"Content-Type": "application/json", **(bearer(full_token) if authorized else {})}
+    content = _in_chunks(body) if chunked else body
+
+    response = http.post("/api/users", content=content, headers=headers)
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "the request body is too large",
+    }
+    assert_no_store(response)

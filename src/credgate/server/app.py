@@ -18,6 +18,7 @@ from credgate.oauth2 import metadata, revocation, token_endpoint, token_lifecycl
 from credgate.resource import users_api
 from credgate.runtime import Runtime
 from credgate.server import api_docs
+from credgate.server.body_limit import BodyLimitMiddleware
 from credgate.server.errors import install_error_handlers
 from credgate.server.https import HttpsOnlyMiddleware
 from credgate.server.purge import ScheduledPurge
@@ -63,6 +64,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["Operations"])
     api_docs.install(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app
 
 
