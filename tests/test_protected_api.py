@@ -341,6 +341,19 @@ def test_list_pages_with_limit_and_offset(
     assert {u["id"] for u in first["users"] + rest["users"]} == created
 
 
+@pytest.mark.parametrize("offset", [str(2**63), "9" * 30])
+def test_offset_beyond_what_the_database_can_hold_is_invalid_request(
+    http: httpx.Client, full_token: str, offset: str
+) -> None:
+    response = http.get("/api/users", params={"offset": offset}, headers=bearer(full_token))
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert [problem["field"] for problem in body["fields"]] == ["query.offset"]
+    assert offset not in response.text
+
+
 # --- Creating users ----------------------------------------------------------------------
 
 

@@ -78,12 +78,17 @@ class Conflict(OAuth2Error):
     status_code = 409
 
 
+# Far beyond any real page, and within what SQLite and PostgreSQL bind as an integer: a larger
+# offset reached the driver and ended as a 500.
+MAX_OFFSET = 2**31 - 1
+
+
 @router.get("", summary="List the account's users")
 async def list_users(
     request: Request,
     token: ReadToken,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> UserList:
     async with runtime_of(request).sessions() as session:
         users = await user_store.list_users(session, token.account_id, limit, offset)

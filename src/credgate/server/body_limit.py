@@ -3,7 +3,9 @@
 FastAPI reads and parses a JSON body before a route's dependencies run, so without a cap an
 unauthenticated caller could make the server hold and parse a body of any size on the sample
 API before the bearer check refuses it. The OAuth endpoints read their bodies with the same
-limit themselves (``read_body``); this layer covers everything else.
+limit themselves (``read_body``); this layer covers everything else. FastAPI's own
+``max_body_size`` needs a newer FastAPI than credgate requires and answers some refusals in
+plain text, so the cap is kept here, answering in the token endpoint's JSON shape.
 """
 
 from __future__ import annotations
