@@ -82,11 +82,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
+def _problem(error: Any) -> str:
+    """Pydantic's own messages name the rule, never the value; a validator's message may
+    quote the value (email-validator quotes a bad domain label), so only its lead is kept."""
+    message = str(error["msg"])
+    if error["type"] == "value_error":
+        return message.partition(": ")[0]
+    return message
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """Say which fields are wrong and why, without echoing the values that were sent."""
     exc = cast(RequestValidationError, exc)
     fields = [
-        {"field": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
+        {"field": ".".join(str(part) for part in error["loc"]), "problem": _problem(error)}
         for error in exc.errors()
     ]
     body = {"error": "invalid_request", "error_description": "invalid fields", "fields": fields}
