@@ -525,3 +525,27 @@ def test_oversized_api_body_is_refused_with_413_before_it_is_read(
         "error_description": "the request body is too large",
     }
     assert_no_store(response)
+
+
+# --- Methods -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/users", {"GET", "POST"}),
+        ("/api/users/{user}", {"GET"}),
+        ("/oauth/tokens/{token_id}", {"GET", "DELETE"}),
+        ("/oauth/tokens/{token_id}/renew", {"POST"}),
+    ],
+)
+def test_405_names_every_method_the_resource_allows(
+    http: httpx.Client, account_user: str, path: str, allowed: set[str]
+) -> None:
+    url = path.format(user=account_user, token_id=uuid.uuid4())
+
+    response = http.request("PATCH", url)
+
+    assert response.status_code == 405
+    assert {method.strip() for method in response.headers["allow"].split(",")} == allowed
+    assert_no_store(response)
