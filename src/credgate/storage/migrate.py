@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from credgate import __version__
-from credgate.storage.database import create_engine
+from credgate.storage.database import _sqlite_path, create_engine, is_sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -105,7 +108,26 @@ def upgrade(database_url: str) -> None:
     advisory lock taken in the migration environment, so two instances migrating at once run
     the steps once. A schema newer than this version is refused, not touched.
     """
-    state = schema_state(database_url)
-    if not state.known:
-        raise SchemaOutOfDate(state.problem())
-    command.upgrade(alembic_config(database_url), "head")
+    with _sqlite_migration_lock(database_url):
+        state = schema_state(database_url)
+        if not state.known:
+            raise SchemaOutOfDate(state.problem())
+        command.upgrade(alembic_config(database_url), "head")
+
+
+@contextmanager
+def _sqlite_migration_lock(database_url: str) -> Iterator[None]:
+    """SQLite has no advisory lock: two processes creating one database (two CLI commands on
+    a fresh data dir) both saw no schema and the second failed with "table already exists".
+    An exclusive lock on a file beside the database makes them take turns."""
+    path = _sqlite_path(database_url) if is_sqlite(database_url) else None
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(path.name + ".migrate-lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
