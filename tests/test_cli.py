@@ -11,8 +11,10 @@ import json
 import os
 import re
 import sqlite3
+import ssl
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 
-from conftest import ISSUED, LiveServer
+from conftest import ISSUED, LiveServer, free_port, start_server
 
 # Printed secrets and tokens look like cgs_/cgt_ followed by 43 + 6 base62 characters.
 FULL_CREDENTIAL = re.compile(r"cg[st]_[0-9A-Za-z]{49}")
@@ -597,6 +599,85 @@ def test_demo_exits_0_and_prints_each_step_without_full_credentials(
         assert expected in result.stdout
     assert not FULL_CREDENTIAL.search(result.stdout + result.stderr)
     assert not Path(fresh_env["CREDGATE_DATA_DIR"]).exists()
+
+
+def test_demo_with_json_prints_one_document_of_its_steps(fresh_env: dict[str, str]) -> None:
+    result = cli("demo", "--json", env=fresh_env, timeout=120)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert report["base_url"].startswith("https://127.0.0.1:")
+    steps = [step["step"] for step in report["steps"]]
+    assert steps[0] == "Creating account 'demo', a client and a user"
+    assert any(step.startswith("POST /oauth/revoke") for step in steps)
+    assert "refused: 401 invalid_token" in report["steps"][-1]["result"]
+    assert not FULL_CREDENTIAL.search(result.stdout + result.stderr)
+
+
+def test_migrate_with_json_names_the_schema_revision(fresh_env: dict[str, str]) -> None:
+    report = cli_json("migrate", env=fresh_env)
+
+    database = Path(fresh_env["CREDGATE_DATA_DIR"]) / "credgate.db"
+    with sqlite3.connect(database) as connection:
+        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert report == {"database": "up to date", "revision": revision}
+
+
+def test_serve_with_json_logs_json_lines_even_when_text_is_configured(tmp_path: Path) -> None:
+    process, server = start_server(tmp_path, {"CREDGATE_LOG_FORMAT": "text"}, ("--json",))
+    process.terminate()
+    process.wait(timeout=15)
+
+    lines = server.log_file.read_text().splitlines()
+    # The one plain line is the hint on stdout about trusting the development certificate.
+    log_lines = [line for line in lines if line.strip() and not line.startswith("Serving ")]
+    events = [json.loads(line).get("event") for line in log_lines]
+    assert "server.started" in events
+
+
+def test_quickstart_with_json_prints_working_credentials_first(
+    fresh_env: dict[str, str],
+) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "credgate", "quickstart", "--json", "--port", str(port)]
+    with subprocess.Popen(
+        command, env=fresh_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            setup = json.loads(process.stdout.readline())
+            ISSUED.secrets.append(setup["client_secret"])
+            user_status = _call_as_quickstart_client(setup)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+    assert setup["url"] == f"https://127.0.0.1:{port}"
+    assert user_status == 200
+
+
+def _call_as_quickstart_client(setup: dict[str, str]) -> int:
+    trust = ssl.create_default_context(cafile=setup["ca_file"])
+    _wait_until_listening(setup["url"], trust)
+    with httpx.Client(base_url=setup["url"], verify=trust) as http:
+        token = token_request(http, setup["client_id"], setup["client_secret"]).json()
+        answer = http.get(f"/api/users/{setup['user_id']}", headers=bearer(token["token"]))
+    return answer.status_code
+
+
+def _wait_until_listening(url: str, trust: ssl.SSLContext) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/healthz", verify=trust)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_migrate_on_a_fresh_data_dir_creates_the_database(fresh_env: dict[str, str]) -> None:

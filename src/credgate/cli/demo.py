@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import ssl
@@ -30,12 +31,38 @@ def free_port() -> int:
         return port
 
 
-def _step(text: str) -> None:
-    typer.secho(f"==> {text}", fg=typer.colors.CYAN)
+class Transcript:
+    """Where the demo's steps go: coloured lines as they happen, or (``--json``) one JSON
+    document at the end, so a script can check the run without scraping text."""
 
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.steps: list[dict[str, str]] = []
 
-def _ok(text: str) -> None:
-    typer.secho(f"    ok: {text}", fg=typer.colors.GREEN)
+    def step(self, text: str) -> None:
+        self.steps.append({"step": text, "result": ""})
+        if not self.as_json:
+            typer.secho(f"==> {text}", fg=typer.colors.CYAN)
+
+    def ok(self, text: str) -> None:
+        self.steps[-1]["result"] = text
+        if not self.as_json:
+            typer.secho(f"    ok: {text}", fg=typer.colors.GREEN)
+
+    def finish(self, base_url: str, error: str | None) -> None:
+        if self.as_json:
+            report: dict[str, object] = {"ok": error is None, "base_url": base_url}
+            report["steps"] = self.steps
+            if error:
+                report["error"] = error
+            typer.echo(json.dumps(report, indent=2))
+        elif error:
+            typer.secho(f"demo failed: {error}", fg=typer.colors.RED, err=True)
+        else:
+            typer.secho(
+                "Demo complete: token issued, API called, token revoked and refused.",
+                fg=typer.colors.GREEN,
+            )
 
 
 def _masked(value: str) -> str:
@@ -79,8 +106,10 @@ def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
     return body
 
 
-def _walk(client: httpx.Client, client_id: str, secret: str, user_id: str) -> None:
-    _step("POST /oauth/token (client credentials over HTTP Basic)")
+def _walk(
+    out: Transcript, client: httpx.Client, client_id: str, secret: str, user_id: str
+) -> None:
+    out.step("POST /oauth/token (client credentials over HTTP Basic)")
     token = _expect(
         client.post(
             "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
@@ -88,17 +117,17 @@ def _walk(client: httpx.Client, client_id: str, secret: str, user_id: str) -> No
         200,
         "create token",
     )
-    _ok(
+    out.ok(
         f"token_id {token['token_id']}, scope '{token['scope']}', "
         f"expires_in {token['expires_in']}s, token {_masked(token['access_token'])}"
     )
     bearer = {"Authorization": f"Bearer {token['access_token']}"}
 
-    _step(f"GET /api/users/{user_id} with Authorization: Bearer")
+    out.step(f"GET /api/users/{user_id} with Authorization: Bearer")
     user = _expect(client.get(f"/api/users/{user_id}", headers=bearer), 200, "API call")
-    _ok(f"{user['name']} <{user['email']}>")
+    out.ok(f"{user['name']} <{user['email']}>")
 
-    _step("POST /oauth/revoke (RFC 7009)")
+    out.step("POST /oauth/revoke (RFC 7009)")
     _expect(
         client.post(
             "/oauth/revoke", data={"token": token["access_token"]}, auth=(client_id, secret)
@@ -106,16 +135,19 @@ def _walk(client: httpx.Client, client_id: str, secret: str, user_id: str) -> No
         200,
         "revoke",
     )
-    _ok("token revoked")
+    out.ok("token revoked")
 
-    _step(f"GET /api/users/{user_id} with the revoked token")
+    out.step(f"GET /api/users/{user_id} with the revoked token")
     refused = client.get(f"/api/users/{user_id}", headers=bearer)
     error = _expect(refused, 401, "call with revoked token")
-    _ok(f"refused: 401 {error['error']}; WWW-Authenticate: {refused.headers['www-authenticate']}")
+    challenge = refused.headers["www-authenticate"]
+    out.ok(f"refused: 401 {error['error']}; WWW-Authenticate: {challenge}")
 
 
-def run_demo(port: int) -> int:
+def run_demo(port: int, as_json: bool = False) -> int:
     port = port or free_port()
+    out = Transcript(as_json)
+    base_url = f"https://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="credgate-demo-") as data_dir:
         env = {**os.environ, "CREDGATE_DATA_DIR": data_dir, "CREDGATE_LOG_LEVEL": "WARNING"}
         env.pop("CREDGATE_DATABASE_URL", None)
@@ -123,11 +155,11 @@ def run_demo(port: int) -> int:
         upgrade(settings.resolved_database_url)
         ca_file = ensure_dev_certificate(settings.tls_dir).ca_file
 
-        _step("Creating account 'demo', a client and a user")
+        out.step("Creating account 'demo', a client and a user")
         client_id, secret, user_id = asyncio.run(_seed(settings))
-        _ok(f"client_id {client_id}, client_secret {_masked(secret)} (shown once)")
+        out.ok(f"client_id {client_id}, client_secret {_masked(secret)} (shown once)")
 
-        _step(f"Starting credgate on https://127.0.0.1:{port}")
+        out.step(f"Starting credgate on https://127.0.0.1:{port}")
         server_log = Path(data_dir) / "server.log"
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "credgate", "serve", "--port", str(port)],
@@ -135,23 +167,19 @@ def run_demo(port: int) -> int:
             stdout=subprocess.DEVNULL,
             stderr=server_log.open("wb"),
         )
-        base_url = f"https://127.0.0.1:{port}"
         try:
             with httpx.Client(
                 base_url=base_url, verify=ssl.create_default_context(cafile=ca_file), timeout=10
             ) as client:
                 _wait_until_up(client, server)
-                _ok("server is up (TLS with the development certificate)")
-                _walk(client, client_id, secret, user_id)
+                out.ok("server is up (TLS with the development certificate)")
+                _walk(out, client, client_id, secret, user_id)
         except (RuntimeError, httpx.HTTPError) as exc:
-            typer.secho(f"demo failed: {exc}", fg=typer.colors.RED, err=True)
+            out.finish(base_url, str(exc))
             typer.echo(server_log.read_text(errors="replace"), err=True)
             return 1
         finally:
             server.terminate()
             server.wait(timeout=15)
-    typer.secho(
-        "Demo complete: token issued, API called, token revoked and refused.",
-        fg=typer.colors.GREEN,
-    )
+    out.finish(base_url, None)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,9 +24,10 @@ from credgate.cli.config import config
 from credgate.cli.demo import run_demo
 from credgate.cli.keys import keys
 from credgate.cli.purge import tokens_purge
-from credgate.cli.quickstart import create_quickstart_client, quickstart_banner
+from credgate.cli.quickstart import create_quickstart_client, quickstart_banner, quickstart_json
 from credgate.cli.serve import serve_forever
 from credgate.server.tls import ensure_dev_certificate
+from credgate.storage.migrate import head_revision
 from credgate.storage.models import AccessToken, Client
 
 app = typer.Typer(
@@ -57,34 +59,47 @@ def serve(
     plain_http: bool = typer.Option(
         False, "--plain-http", help="Serve plain HTTP, for use behind a TLS-terminating proxy."
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Log JSON lines whatever CREDGATE_LOG_FORMAT says."
+    ),
 ) -> None:
     """Run the server over HTTPS (a development certificate is made if none is given)."""
     if (certfile is None) != (keyfile is None):
         fail("--certfile and --keyfile go together")
+    if as_json:
+        # The workers read their settings from the environment, so set it there.
+        os.environ["CREDGATE_LOG_FORMAT"] = "json"
     settings = load_settings()
     prepare_database(settings)
     serve_forever(settings, host, port, certfile, keyfile, workers, plain_http)
 
 
 @app.command()
-def migrate() -> None:
+def migrate(as_json: bool = JsonOption) -> None:
     """Upgrade the database schema to this version of credgate; safe on a live database."""
     migrate_database(load_settings())
-    typer.echo("database is up to date")
+    if as_json:
+        print_json({"database": "up to date", "revision": head_revision()})
+    else:
+        typer.echo("database is up to date")
 
 
 @app.command()
 def demo(
     port: int = typer.Option(0, help="Port for the demo server; 0 picks a free one."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Start a throwaway server and walk the whole flow with real HTTPS calls."""
-    raise typer.Exit(code=run_demo(port))
+    raise typer.Exit(code=run_demo(port, as_json))
 
 
 @app.command()
 def quickstart(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8443, help="Port to listen on."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the client as one JSON line, then serve."
+    ),
 ) -> None:
     """Set up a 'demo' account with a new client and a user, print them, and serve."""
     settings = load_settings()
@@ -92,7 +107,10 @@ def quickstart(
     setup = run_with_runtime(create_quickstart_client)
     base_url = f"https://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     ca_file = ensure_dev_certificate(settings.tls_dir).ca_file
-    typer.echo(quickstart_banner(setup, base_url, ca_file))
+    if as_json:
+        typer.echo(quickstart_json(setup, base_url, ca_file))
+    else:
+        typer.echo(quickstart_banner(setup, base_url, ca_file))
     serve_forever(settings, host, port, None, None, 1, plain_http=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,3 +83,16 @@ export CLIENT_ID={setup.client_id}
 export CLIENT_SECRET={setup.client_secret}
 export USER_ID={setup.user_id}
 {_portal_lines(setup, base_url)}"""
+
+
+def quickstart_json(setup: QuickstartSetup, base_url: str, ca_file: Path) -> str:
+    """The banner's facts as one line, flushed before the server starts, for scripts."""
+    document = {
+        "account": ACCOUNT,
+        "url": base_url,
+        "ca_file": str(ca_file.resolve()),
+        "client_id": setup.client_id,
+        "client_secret": setup.client_secret,
+        "user_id": setup.user_id,
+    }
+    return json.dumps(document)

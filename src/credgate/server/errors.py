@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from credgate import metrics
 from credgate.oauth2.errors import InvalidRequest, OAuth2Error, TemporarilyUnavailable
@@ -87,14 +88,42 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc.detail, str) and exc.detail:
         body["error_description"] = exc.detail.lower()
     headers = {"Cache-Control": "no-store", **(exc.headers or {})}
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (RFC 9110 §15.5.6). Starlette names only
+    the first route that matched the path, so /api/users answered ``Allow: GET`` alone."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+def _problem(error: Any) -> str:
+    """Pydantic's own messages name the rule, never the value; a validator's message may
+    quote the value (email-validator quotes a bad domain label), so only its lead is kept."""
+    message = str(error["msg"])
+    if error["type"] == "value_error":
+        return message.partition(": ")[0]
+    return message
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """Say which fields are wrong and why, without echoing the values that were sent."""
     exc = cast(RequestValidationError, exc)
     fields = [
-        {"field": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
+        {"field": ".".join(str(part) for part in error["loc"]), "problem": _problem(error)}
         for error in exc.errors()
     ]
     body = {"error": "invalid_request", "error_description": "invalid fields", "fields": fields}
