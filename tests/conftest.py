@@ -213,8 +213,18 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``last`` run after every other, so they see the whole session's work."""
+    """Tests marked ``last`` run after every other, so they see the whole session's work.
+
+    Tests marked ``database_independent`` (client compatibility, not storage) run in the
+    SQLite pass only: the PostgreSQL pass would repeat them to no purpose.
+    """
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    if shared_test_database_url() is None:
+        return
+    skip = pytest.mark.skip(reason="database-independent: run in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("database_independent") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

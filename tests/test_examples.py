@@ -25,6 +25,9 @@ from conftest import LiveServer, Seeded
 from credgate import samples
 from toolchains import REPO, Toolchain, tool_env
 
+# Client compatibility: the same in both passes, so run in the SQLite pass only.
+pytestmark = pytest.mark.database_independent
+
 EXAMPLES = REPO / "examples"
 RUN_TIMEOUT = 120
 

@@ -25,6 +25,9 @@ import toolchains
 from conftest import LiveServer, Seeded
 from toolchains import Toolchain, tool_env
 
+# Client compatibility: the same in both passes, so run in the SQLite pass only.
+pytestmark = pytest.mark.database_independent
+
 LIBRARIES = Path(__file__).resolve().parent / "oauth_libraries"
 TIMEOUT = 120
 
