@@ -23,10 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 pytestmark = [
-    pytest.mark.skipif(
-        bool(os.environ.get("CREDGATE_TEST_DATABASE_URL")),
-        reason="browser tests do not depend on the database kind: SQLite pass only",
-    ),
+    pytest.mark.database_independent,
     pytest.mark.skipif(
         not CHROMIUM.exists() and not os.environ.get("CI"),
         reason="needs Debian's chromium (.ci/run installs it)",

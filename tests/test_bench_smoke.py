@@ -7,7 +7,6 @@ BENCHMARKS.md.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,10 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [
-    pytest.mark.skipif(
-        bool(os.environ.get("CREDGATE_TEST_DATABASE_URL")),
-        reason="the benchmark smoke run does not depend on the database: SQLite pass only",
-    ),
+    pytest.mark.database_independent,
     pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is installed by .ci/run"),
 ]
 

@@ -28,10 +28,7 @@ from credgate.config import Settings
 from credgate.server.app import create_fastapi_app
 from test_cli import basic_header
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("CREDGATE_TEST_DATABASE_URL")),
-    reason="fuzzing does not depend on the database kind: it runs in the SQLite pass",
-)
+pytestmark = pytest.mark.database_independent
 
 MAX_EXAMPLES = int(os.environ.get("CREDGATE_FUZZ_EXAMPLES", "40"))
 CHECKS = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import string
 from urllib.parse import quote_plus
 
@@ -39,10 +38,7 @@ from credgate.oauth2.requests import (
 )
 from credgate.oauth2.scopes import format_scope, grant_scope, parse_scope
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("CREDGATE_TEST_DATABASE_URL")),
-    reason="parsers do not depend on the database kind: they run in the SQLite pass",
-)
+pytestmark = pytest.mark.database_independent
 
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LIMIT = 4096
