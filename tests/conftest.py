@@ -23,9 +23,11 @@ import httpx
 import pytest
 
 from credgate import management
+from credgate.cache.changes import TRUST_SECONDS
 from credgate.config import Settings
 from credgate.runtime import Runtime
 from credgate.server.tls import ensure_dev_certificate
+from credgate.storage.changes import read_generation
 from credgate.storage.migrate import upgrade
 
 
@@ -90,14 +92,27 @@ class LiveServer:
         return value
 
     def run(self, coroutine_factory):  # type: ignore[no-untyped-def]
+        """Run a coroutine on a runtime of its own, as the CLI would, beside the server.
+
+        A credential change made this way reaches the server's caches within the bound the
+        server promises (``TRUST_SECONDS``), not at once: when the coroutine changed
+        credentials, this waits that long, so tests see what a caller would after it.
+        """
+
         async def main():  # type: ignore[no-untyped-def]
             runtime = Runtime.start(self.settings)
             try:
-                return await coroutine_factory(runtime)
+                before = await read_generation(runtime.engine)
+                result = await coroutine_factory(runtime)
+                changed = await read_generation(runtime.engine) != before
+                return result, changed
             finally:
                 await runtime.close()
 
-        return asyncio.run(main())
+        result, changed = asyncio.run(main())
+        if changed:
+            time.sleep(TRUST_SECONDS)
+        return result
 
     def account(self, name: str | None = None) -> str:
         name = name or f"acct-{uuid.uuid4().hex[:8]}"

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from credgate.cache.changes import ChangeWatcher
+from credgate.cache.clients import ClientCache
 from credgate.cache.redis_link import RedisLink
 from credgate.cache.revocation import RevocationBroadcast
 from credgate.cache.tokens import TokenCache
@@ -19,6 +21,7 @@ from credgate.storage.database import (
     create_engine,
     create_sessionmaker,
 )
+from credgate.storage.token_writer import TokenWriter
 
 _KEY_FILE = "hash.key"
 
@@ -53,12 +56,15 @@ class Runtime:
     redis: RedisLink | None
     token_cache: TokenCache
     broadcast: RevocationBroadcast
+    clients: ClientCache
+    token_writer: TokenWriter
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         engine = create_engine(settings.resolved_database_url)
         redis = RedisLink(settings.redis_url) if settings.redis_url else None
-        token_cache = TokenCache(redis)
+        watcher = ChangeWatcher()
+        token_cache = TokenCache(redis, watcher)
         broadcast = RevocationBroadcast(token_cache, redis)
         sessions = create_sessionmaker(engine)
         sessions.configure(info=broadcast.session_info())
@@ -70,6 +76,8 @@ class Runtime:
             redis=redis,
             token_cache=token_cache,
             broadcast=broadcast,
+            clients=ClientCache(sessions, watcher),
+            token_writer=TokenWriter(engine),
         )
 
     @property
@@ -77,7 +85,13 @@ class Runtime:
         """``absent`` (not configured), ``up`` or ``degraded`` (answering from the database)."""
         return "absent" if self.redis is None else self.redis.state
 
+    def start_watching(self) -> None:
+        """In a server process: keep the caches, which only a watching process trusts."""
+        self.token_cache.watcher.start(self.engine)
+
     async def close(self) -> None:
+        await self.token_writer.close()
+        await self.token_cache.watcher.stop()
         await self.broadcast.close()
         if self.redis is not None:
             await self.redis.close()

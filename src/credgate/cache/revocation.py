@@ -1,15 +1,21 @@
-"""The revocation broadcast: a generation number in Redis that every change moves on.
+"""How a change to credentials reaches every cache: a counter in the database, and in Redis.
 
-Any committed transaction that updated or deleted a token, client or secret row (revoke,
-renew, client revoke, rotate, purge, whatever path did it) increments the generation once
-it is committed. Entries of the shared token cache record the generation they were read
-under and are used only while it is still current, so one increment retires every shared
-entry fleet-wide at once. The increment is also published, and every server process then
-empties its own half-second layer.
+Any committed transaction that updated or deleted a token, client, secret or account row
+(revoke, renew, client revoke, rotate, purge, whatever path did it) is a credential change.
 
-The increment comes after the commit on purpose: an instance reading the database before
-the commit stores its entry under the old generation, which the increment retires; one
-reading after it sees the change itself.
+- In the database, the same transaction moves the ``credential_changes`` counter on
+  (``credgate.storage.changes``). Every server process reads it a few times a second and
+  empties its own caches when it moves (``credgate.cache.changes``): this holds with or
+  without Redis, for changes made by any process, the CLI included.
+- With Redis, once committed the change also increments a generation number there. Entries
+  of the shared token cache record the generation they were read under and are used only
+  while it is still current, so one increment retires every shared entry fleet-wide at once.
+  The increment is also published, and every server process empties its own caches at once
+  instead of at its next read of the counter.
+
+The Redis increment comes after the commit on purpose: an instance reading the database
+before the commit stores its entry under the old generation, which the increment retires;
+one reading after it sees the change itself.
 
 If the increment cannot reach Redis, the link is degraded and its recovery increments the
 generation before Redis is used again. An instance cut off from Redis while the others
@@ -30,12 +36,16 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from credgate.cache.redis_link import RedisLink
 from credgate.cache.tokens import GENERATION_KEY, TokenCache
-from credgate.storage.models import AccessToken, Client, ClientSecret
+from credgate.storage.changes import count_change
+from credgate.storage.models import AccessToken, Account, Client, ClientSecret
 
-_WATCHED_TABLES = frozenset(model.__tablename__ for model in (AccessToken, Client, ClientSecret))
-_WATCHED_MODELS = (AccessToken, Client, ClientSecret)
+# Accounts too: deleting one removes its clients and tokens through the database's cascade,
+# which no ORM event sees.
+_WATCHED_MODELS = (Account, AccessToken, Client, ClientSecret)
+_WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED_MODELS)
 _BROADCAST = "credgate.broadcast"
 _CHANGED = "credgate.credentials_changed"
+_QUIET = "credgate.unannounced"
 # Published after each increment: processes clear their own layer at once on hearing it,
 # instead of waiting out its lifetime. A lost message costs only that wait.
 CHANNEL = "credgate:revocations"
@@ -121,12 +131,16 @@ def announce_nothing(session: AsyncSession) -> None:
     For writes that cannot change a validation answer (last-use times, deleting rows that
     had already ended): announcing them would empty every cache of the fleet for nothing.
     """
-    session.sync_session.info.pop(_BROADCAST, None)
+    session.sync_session.info[_QUIET] = True
+
+
+def _watches(session: Session) -> bool:
+    return _QUIET not in session.info
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk_change(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete) or _BROADCAST not in state.session.info:
+    if not (state.is_update or state.is_delete) or not _watches(state.session):
         return
     table = getattr(state.statement, "table", None)
     if getattr(table, "name", None) in _WATCHED_TABLES:
@@ -135,16 +149,27 @@ def _note_bulk_change(state: ORMExecuteState) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _note_changed_rows(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
-    if _BROADCAST not in session.info:
+    if not _watches(session):
         return
     changed = [*session.dirty, *session.deleted]
     if any(isinstance(row, _WATCHED_MODELS) for row in changed):
         session.info[_CHANGED] = True
 
 
+@event.listens_for(Session, "before_commit")
+def _count_change(session: Session) -> None:
+    # Every session counts its changes in the database, whatever made it (a server, the CLI,
+    # a script on the library): that count is what other processes' caches watch.
+    if not _watches(session):
+        return
+    session.flush()  # pending rows are noted by the flush, so flush before looking
+    if session.info.get(_CHANGED):
+        count_change(session)
+
+
 @event.listens_for(Session, "after_commit")
 def _announce_after_commit(session: Session) -> None:
-    if session.info.pop(_CHANGED, False):
+    if session.info.pop(_CHANGED, False) and _BROADCAST in session.info:
         broadcast: RevocationBroadcast = session.info[_BROADCAST]
         broadcast.credentials_changed()
 

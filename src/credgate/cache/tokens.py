@@ -1,15 +1,14 @@
 """The token validation cache: what a token's row and its client said, by the token's hash.
 
 Entries are keyed by the keyed hash of the token (never the token) and hold no secret:
-ids, scope, times and the client's status. Without Redis there is no cache: every process
-reads the database, so a revocation from anywhere (another worker, the CLI) holds for the
-very next request. With Redis, two layers:
+ids, scope, times and the client's status. Two layers:
 
-- in Redis, shared by the fleet, valid only under the revocation generation they were read
-  under (``credgate.cache.revocation``);
-- in the process, for ``LOCAL_TTL_SECONDS`` counted from before the read, so a change made
-  elsewhere is seen here within that time whatever happens to Redis; the process's own
-  changes clear it at once.
+- in the process, while the credential change counter has not moved
+  (``credgate.cache.changes``), so a revocation from anywhere (another worker, the CLI,
+  another machine) is seen here within a second; the process's own changes clear it at once.
+  A process that does not watch the counter (the CLI, a script) reads the database each time;
+- with Redis, in Redis, shared by the fleet, valid only under the revocation generation they
+  were read under (``credgate.cache.revocation``).
 
 Unknown tokens are not cached: each is one indexed read, as without a cache.
 """
@@ -25,13 +24,14 @@ from datetime import datetime
 from typing import Any
 
 from credgate import metrics
+from credgate.cache.changes import ChangeWatcher
 from credgate.cache.redis_link import RedisLink
 from credgate.storage import tokens as token_store
 from credgate.storage.database import AsyncSession
 from credgate.storage.models import utcnow
 
-# Under the one second within which a revocation must be seen everywhere.
-LOCAL_TTL_SECONDS = 0.5
+# The counter decides when an entry ends; this only bounds how long an idle one is kept.
+LOCAL_MAX_AGE_SECONDS = 60.0
 LOCAL_MAX_ENTRIES = 10_000
 SHARED_TTL_SECONDS = 60
 _KEY_PREFIX = "credgate:token:"
@@ -89,26 +89,26 @@ def _decode(raw: bytes | str) -> tuple[Found, int]:
 
 
 class TokenCache:
-    def __init__(self, redis: RedisLink | None) -> None:
+    def __init__(self, redis: RedisLink | None, watcher: ChangeWatcher | None = None) -> None:
         self.redis = redis
-        self._local: OrderedDict[str, tuple[float, Found]] = OrderedDict()
+        self.watcher = watcher or ChangeWatcher()
+        # token hash -> (epoch it was read under, when the read began, what it found)
+        self._local: OrderedDict[str, tuple[int, float, Found]] = OrderedDict()
         # Announcements of this process's own changes still on their way to Redis: until
         # they land, shared entries may predate them, so Redis is not read.
         self.shared_fence = 0
 
     def forget_local(self) -> None:
+        self.watcher.forget()
         self._local.clear()
 
     async def find_token_by_hash(self, session: AsyncSession, token_hash: str) -> Found | None:
         """The token and its client as ``storage.tokens.find_token_by_hash`` would read them."""
-        if self.redis is None:
-            row = await token_store.find_token_by_hash(session, token_hash)
-            return None if row is None else _record(row)
-        started = time.monotonic()
-        found = self._local_get(token_hash, started)
+        found = self._local_get(token_hash)
         if found is not None:
             return found
 
+        epoch, started = self.watcher.read_epoch(), time.monotonic()
         generation, found = await self._shared_get(token_hash)
         if found is None:
             row = await token_store.find_token_by_hash(session, token_hash)
@@ -117,18 +117,25 @@ class TokenCache:
             found = _record(row)
             if generation is not None:
                 await self._shared_put(token_hash, found, generation)
-        self._local_put(token_hash, found, started)
+        self._local_put(token_hash, found, epoch, started)
         return found
 
-    def _local_get(self, token_hash: str, now: float) -> Found | None:
+    def _local_get(self, token_hash: str) -> Found | None:
+        epoch = self.watcher.current_epoch()
+        if epoch is None:
+            return None  # the change counter is not being read: nothing here is trusted
         entry = self._local.get(token_hash)
-        hit = entry is not None and entry[0] > now
+        hit = (
+            entry is not None
+            and entry[0] == epoch
+            and time.monotonic() - entry[1] < LOCAL_MAX_AGE_SECONDS
+        )
         metrics.count_cache_lookup("local", hit)
-        return entry[1] if entry is not None and hit else None
+        return entry[2] if entry is not None and hit else None
 
-    def _local_put(self, token_hash: str, found: Found, read_started: float) -> None:
-        # The entry's life counts from before the read: it is never older than it says.
-        self._local[token_hash] = (read_started + LOCAL_TTL_SECONDS, found)
+    def _local_put(self, token_hash: str, found: Found, epoch: int, read_started: float) -> None:
+        # The epoch is the one current before the read: a change during it retires the entry.
+        self._local[token_hash] = (epoch, read_started, found)
         self._local.move_to_end(token_hash)
         while len(self._local) > LOCAL_MAX_ENTRIES:
             self._local.popitem(last=False)

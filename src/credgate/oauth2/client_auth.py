@@ -5,20 +5,31 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from credgate.cache.clients import Credentials, read_client_credentials
 from credgate.credentials import CredentialHasher, is_acceptable_secret, looks_like_client_id
 from credgate.oauth2.errors import InvalidClient
 from credgate.oauth2.requests import ClientCredentials
-from credgate.storage import clients as client_store
 from credgate.storage.database import AsyncSession
 from credgate.storage.models import Client, ClientSecret
 from credgate.usage import USAGE
 
 logger = logging.getLogger("credgate.oauth2")
 
-# Compared against when the client is unknown, so both refusals cost the same work.
-_DUMMY_HASH = "0" * 64
+# Compared against when the client has no usable secret, so every refusal costs one compare.
+_NO_SECRET = ClientSecret(secret_hash="0" * 64)
+
+
+# How client authentication finds a client and its usable secrets: straight from a session
+# (``read_through``) or through the runtime's client cache.
+ClientLookup = Callable[[str, datetime], Awaitable[Credentials]]
+
+
+def read_through(session: AsyncSession) -> ClientLookup:
+    """A lookup that reads the client and its secrets in ``session``, now."""
+    return lambda client_id, now: read_client_credentials(session, client_id, now)
 
 
 async def authenticate_client(
@@ -28,12 +39,12 @@ async def authenticate_client(
     now: datetime,
 ) -> Client:
     """Return the client whose usable secret matches, or raise ``InvalidClient``."""
-    client, _ = await authenticate_client_secret(session, hasher, credentials, now)
+    client, _ = await authenticate_client_secret(read_through(session), hasher, credentials, now)
     return client
 
 
 async def authenticate_client_secret(
-    session: AsyncSession,
+    lookup: ClientLookup,
     hasher: CredentialHasher,
     credentials: ClientCredentials,
     now: datetime,
@@ -41,8 +52,8 @@ async def authenticate_client_secret(
     """The client and the secret of it that matched, or ``InvalidClient``.
 
     Unknown client, wrong secret, malformed secret and disabled client all give one answer,
-    and unknown client and wrong secret take the same work, so a prober learns nothing about
-    which client ids exist.
+    and a wrong secret takes the same work as a right one, so a prober learns nothing about
+    which secrets are close.
     """
     if not is_acceptable_secret(credentials.client_secret):
         # A bad checksum is refused before any database read.
@@ -52,17 +63,16 @@ async def authenticate_client_secret(
         raise _failure(credentials, "malformed_client_id")
 
     presented_hash = hasher.hash(credentials.client_secret)
-    client = await client_store.find_client(session, credentials.client_id)
-    secrets = await client_store.find_usable_secrets(session, credentials.client_id, now)
+    client, secrets = await lookup(credentials.client_id, now)
     matched: ClientSecret | None = None
-    for secret in secrets or [ClientSecret(secret_hash=_DUMMY_HASH)]:
+    for secret in secrets or [_NO_SECRET]:
         if hmac.compare_digest(presented_hash, secret.secret_hash):
             matched = secret
 
     if client is None:
         raise _failure(credentials, "unknown_client")
     USAGE.count_authentication(client, matched, now)
-    if matched is None:
+    if matched is None or matched is _NO_SECRET:
         raise _failure(credentials, "wrong_secret")
     if client.status != "active":
         raise _failure(credentials, f"client_{client.status}")

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
+from credgate.oauth2.client_auth import read_through
 from credgate.oauth2.endpoints import no_store_json, runtime_of
 from credgate.oauth2.errors import IntrospectionNotAllowed, InvalidRequest, InvalidToken
 from credgate.oauth2.jwt_tokens import JwtContext, jwt_context
@@ -113,7 +114,9 @@ async def introspect(request: Request) -> JSONResponse:
 
     now = utcnow()
     async with runtime.sessions() as session:
-        caller, _ = await authenticate_within_limits(request, session, credentials, now)
+        caller, _ = await authenticate_within_limits(
+            request, credentials, now, read_through(session)
+        )
         if not caller.introspect:
             raise IntrospectionNotAllowed("the client may not introspect tokens")
         if not value:

@@ -8,8 +8,8 @@ Resource servers may verify it locally against the JWKS; the server itself also 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from joserfc import jws, jwt
@@ -110,14 +110,28 @@ def verify_access_token(
     return dict(token.claims)
 
 
-@dataclass(frozen=True)
 class JwtContext:
-    """What the server needs to issue and check JWT access tokens for one request."""
+    """What the server needs to issue and check JWT access tokens for one request.
 
-    issuer: str
-    audience: str
-    default_format: str
-    keys: SigningKeys
+    Built for every token request and bearer call, used only for JWTs: the issuer (read from
+    the request when not configured) and the keys are worked out on first use.
+    """
+
+    def __init__(self, connection: HTTPConnection) -> None:
+        self._connection = connection
+        self.default_format = runtime_of(connection).settings.token_format
+
+    @cached_property
+    def issuer(self) -> str:
+        return issuer_of(self._connection)
+
+    @cached_property
+    def audience(self) -> str:
+        return runtime_of(self._connection).settings.token_audience or self.issuer
+
+    @cached_property
+    def keys(self) -> SigningKeys:
+        return signing_keys_of(self._connection)
 
     def wants_jwt(self, client: Client) -> bool:
         return (client.token_format or self.default_format) == "jwt"
@@ -168,11 +182,4 @@ def signing_keys_of(connection: HTTPConnection) -> SigningKeys:
 
 def jwt_context(connection: HTTPConnection) -> JwtContext:
     """Issuer, audience and keys for JWTs issued or checked while answering ``connection``."""
-    settings = runtime_of(connection).settings
-    issuer = issuer_of(connection)
-    return JwtContext(
-        issuer=issuer,
-        audience=settings.token_audience or issuer,
-        default_format=settings.token_format,
-        keys=signing_keys_of(connection),
-    )
+    return JwtContext(connection)

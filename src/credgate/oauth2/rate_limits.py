@@ -28,11 +28,14 @@ from starlette.requests import HTTPConnection
 from credgate.config import Settings
 from credgate.credentials import looks_like_client_id
 from credgate.metrics import count_rate_limited
-from credgate.oauth2.client_auth import authenticate_client_secret, validate_source_network
+from credgate.oauth2.client_auth import (
+    ClientLookup,
+    authenticate_client_secret,
+    validate_source_network,
+)
 from credgate.oauth2.endpoints import client_address, runtime_of
 from credgate.oauth2.errors import InvalidClient, SlowDown
 from credgate.oauth2.requests import ClientCredentials
-from credgate.storage.database import AsyncSession
 from credgate.storage.models import Client, ClientSecret
 
 logger = logging.getLogger("credgate.limits")
@@ -201,7 +204,7 @@ def rate_limiter_of(connection: HTTPConnection) -> RateLimiter:
 
 
 async def authenticate_within_limits(
-    request: HTTPConnection, session: AsyncSession, credentials: ClientCredentials, now: datetime
+    request: HTTPConnection, credentials: ClientCredentials, now: datetime, lookup: ClientLookup
 ) -> tuple[Client, ClientSecret]:
     """Client authentication behind the failure limits and the client's network allowlist.
 
@@ -213,9 +216,7 @@ async def authenticate_within_limits(
     address = client_address(request)
     await limiter.check_failures(credentials.client_id, address)
     try:
-        client, secret = await authenticate_client_secret(
-            session, runtime.hasher, credentials, now
-        )
+        client, secret = await authenticate_client_secret(lookup, runtime.hasher, credentials, now)
         validate_source_network(client, credentials, address)
     except InvalidClient as failure:
         await limiter.record_failure(failure, credentials.client_id, address)

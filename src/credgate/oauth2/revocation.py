@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from credgate.credentials import is_well_formed_token
+from credgate.oauth2.client_auth import read_through
 from credgate.oauth2.endpoints import NO_STORE, client_address, runtime_of
 from credgate.oauth2.errors import InvalidRequest
 from credgate.oauth2.jwt_tokens import looks_like_jwt
@@ -33,7 +34,9 @@ async def revoke(request: Request) -> Response:
 
     now = utcnow()
     async with runtime.sessions.begin() as session:
-        client, _ = await authenticate_within_limits(request, session, credentials, now)
+        client, _ = await authenticate_within_limits(
+            request, credentials, now, read_through(session)
+        )
         if value is None:
             raise InvalidRequest("token is required")
         # RFC 7009 §2.2: unknown tokens, and other clients' tokens, get the same 200.

@@ -12,7 +12,7 @@ from credgate.oauth2.openapi import TOKEN_ENDPOINT_DOC
 from credgate.oauth2.rate_limits import authenticate_within_limits, rate_limiter_of
 from credgate.oauth2.requests import OAuthRequest, extract_client_credentials, read_oauth_request
 from credgate.oauth2.scopes import grant_scope, parse_scope
-from credgate.oauth2.tokens import issue_token, log_issued
+from credgate.oauth2.tokens import issue_token_durably, log_issued
 from credgate.storage.models import utcnow
 from credgate.usage import USAGE
 
@@ -41,23 +41,17 @@ async def create_token(request: Request) -> JSONResponse:
     credentials = extract_client_credentials(request, oauth)
 
     now = utcnow()
-    async with runtime.sessions.begin() as session:
-        client, secret = await authenticate_within_limits(request, session, credentials, now)
-        request.state.client_id = client.client_id  # labels a later refusal in the metrics
-        scopes = grant_scope(oauth.params.get("scope"), parse_scope(client.scope))
-        await rate_limiter_of(request).check_token_quota(
-            client.client_id, client.token_quota_per_hour
-        )
-        issued = await issue_token(
-            session,
-            runtime.hasher,
-            client,
-            scopes,
-            now,
-            max_age=runtime.settings.renewal_max_age,
-            secret_id=secret.id,
-            jwt=jwt_context(request),
-        )
+    client, secret = await authenticate_within_limits(
+        request, credentials, now, runtime.clients.find
+    )
+    request.state.client_id = client.client_id  # labels a later refusal in the metrics
+    scopes = grant_scope(oauth.params.get("scope"), parse_scope(client.scope))
+    await rate_limiter_of(request).check_token_quota(client.client_id, client.token_quota_per_hour)
+    # Answered only once the token's row is committed: a token the database does not know
+    # would be refused by the very API it was issued for.
+    issued = await issue_token_durably(
+        runtime, client, scopes, now, secret_id=secret.id, jwt=jwt_context(request)
+    )
 
     USAGE.count_token_issued(client, now)
     log_issued(issued, grant_type)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from credgate.oauth2.bearer import extract_bearer_token, has_bearer
+from credgate.oauth2.client_auth import read_through
 from credgate.oauth2.endpoints import NO_STORE, client_address, no_store_json, runtime_of
 from credgate.oauth2.errors import InvalidToken, NotFound
 from credgate.oauth2.jwt_tokens import jwt_context
@@ -132,7 +133,9 @@ async def delete_token(request: Request, token_id: str) -> Response:
         else:
             oauth = await read_oauth_request(request, runtime.settings.max_body_bytes)
             credentials = extract_client_credentials(request, oauth)
-            client, _ = await authenticate_within_limits(request, session, credentials, now)
+            client, _ = await authenticate_within_limits(
+                request, credentials, now, read_through(session)
+            )
             owner = client.client_id
         token = await token_store.find_token(session, token_id)
         if token is None or token.client_id != owner:

@@ -21,6 +21,7 @@ from credgate.storage.models import AccessToken, Client, new_uuid
 
 if TYPE_CHECKING:
     from credgate.oauth2.jwt_tokens import JwtContext
+    from credgate.runtime import Runtime
 
 logger = logging.getLogger("credgate.oauth2")
 
@@ -63,6 +64,54 @@ class ValidToken:
     secret_id: str | None = None
 
 
+@dataclass(frozen=True)
+class _Plan:
+    token_id: str
+    scope: str
+    expires_at: datetime
+    chain_started_at: datetime
+
+
+def _plan(
+    client: Client,
+    scopes: frozenset[str],
+    now: datetime,
+    max_age: int,
+    chain_started_at: datetime | None,
+) -> _Plan:
+    # A renewal chain never outlives the renewal maximum age, counted from its first token.
+    chain_started_at = chain_started_at or now
+    expires_at = min(
+        now + timedelta(seconds=client.token_ttl),
+        chain_started_at + timedelta(seconds=max_age),
+    )
+    return _Plan(new_uuid(), format_scope(scopes), expires_at, chain_started_at)
+
+
+def _row(
+    plan: _Plan,
+    token_hash: str,
+    client: Client,
+    now: datetime,
+    renewed_from: str | None,
+    secret_id: str | None,
+) -> dict[str, Any]:
+    return {
+        "token_id": plan.token_id,
+        "token_hash": token_hash,
+        "client_id": client.client_id,
+        "account_id": client.account_id,
+        "scope": plan.scope,
+        "issued_at": now,
+        "expires_at": plan.expires_at,
+        "chain_started_at": plan.chain_started_at,
+        "renewed_from": renewed_from,
+        "secret_id": secret_id,
+        "revoked_at": None,
+        "replaced_at": None,
+    }
+
+
 async def issue_token(
     session: AsyncSession,
     hasher: CredentialHasher,
@@ -76,34 +125,42 @@ async def issue_token(
     secret_id: str | None = None,
     jwt: JwtContext | None = None,
 ) -> IssuedToken:
-    """Create and store a token; the caller commits before answering (durable first).
+    """Create a token and add its row to ``session``; the caller commits before answering.
 
     With ``jwt``, clients whose format is JWT get an RFC 9068 token, stored like any other.
     """
-    chain_started_at = chain_started_at or now
-    expires_at = min(
-        now + timedelta(seconds=client.token_ttl),
-        chain_started_at + timedelta(seconds=max_age),
-    )
-    token_id, scope = new_uuid(), format_scope(scopes)
+    plan = _plan(client, scopes, now, max_age, chain_started_at)
     if jwt is not None and jwt.wants_jwt(client):
-        value = await jwt.encode(session, client, token_id, scope, now, expires_at)
+        value = await jwt.encode(session, client, plan.token_id, plan.scope, now, plan.expires_at)
     else:
         value = generate_access_token()
-    row = AccessToken(
-        token_id=token_id,
-        token_hash=hasher.hash(value),
-        client_id=client.client_id,
-        account_id=client.account_id,
-        scope=scope,
-        issued_at=now,
-        expires_at=expires_at,
-        chain_started_at=chain_started_at,
-        renewed_from=renewed_from,
-        secret_id=secret_id,
-    )
-    await token_store.save_token(session, row)
-    return IssuedToken(row.token_id, value, client.client_id, row.scope, now, expires_at)
+    row = _row(plan, hasher.hash(value), client, now, renewed_from, secret_id)
+    await token_store.save_token(session, AccessToken(**row))
+    return IssuedToken(plan.token_id, value, client.client_id, plan.scope, now, plan.expires_at)
+
+
+async def issue_token_durably(
+    runtime: Runtime,
+    client: Client,
+    scopes: frozenset[str],
+    now: datetime,
+    *,
+    secret_id: str,
+    jwt: JwtContext | None = None,
+) -> IssuedToken:
+    """Create a token and return once its row is committed, in a transaction shared with the
+    tokens of other requests (``credgate.storage.token_writer``)."""
+    plan = _plan(client, scopes, now, runtime.settings.renewal_max_age, None)
+    if jwt is not None and jwt.wants_jwt(client):
+        async with runtime.sessions() as session:
+            value = await jwt.encode(
+                session, client, plan.token_id, plan.scope, now, plan.expires_at
+            )
+    else:
+        value = generate_access_token()
+    row = _row(plan, runtime.hasher.hash(value), client, now, None, secret_id)
+    await runtime.token_writer.save(row)
+    return IssuedToken(plan.token_id, value, client.client_id, plan.scope, now, plan.expires_at)
 
 
 def log_issued(issued: IssuedToken, grant: str) -> None:

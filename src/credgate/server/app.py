@@ -45,6 +45,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         runtime = Runtime.start(settings)
         app.state.runtime = runtime
         runtime.broadcast.start_listening()
+        runtime.start_watching()
         purge = ScheduledPurge(runtime)
         usage = UsageFlusher(runtime)
         logger.info("server.started", extra={"version": __version__})

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -152,6 +153,20 @@ class AccessToken(Base):
 
     def __repr__(self) -> str:
         return f"AccessToken(token_id={self.token_id!r}, client_id={self.client_id!r})"
+
+
+class CredentialChanges(Base):
+    """One row counting committed changes to credentials (tokens, clients, secrets, accounts).
+
+    Every server process reads it a few times a second and drops what its caches hold when
+    the count moves, so a change made anywhere (another worker, the CLI, another machine)
+    reaches every cache within a second, with or without Redis.
+    """
+
+    __tablename__ = "credential_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class User(Base):
