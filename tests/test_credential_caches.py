@@ -78,9 +78,9 @@ def test_a_cached_client_costs_no_read_until_a_change_elsewhere(server: LiveServ
         while runtime.token_cache.watcher.current_epoch() is None:
             await asyncio.sleep(0.01)
         statements = _count_statements(runtime)
-        first, _ = await runtime.clients.find(seeded.client_id, utcnow())
+        first = (await runtime.clients.find(seeded.client_id, utcnow())).client
         reads_first = len(statements)
-        again, secrets = await runtime.clients.find(seeded.client_id, utcnow())
+        again = await runtime.clients.find(seeded.client_id, utcnow())
         reads_again = len(statements) - reads_first
 
         # The CLI, or another worker, disables the client: another runtime, another cache.
@@ -90,17 +90,19 @@ def test_a_cached_client_costs_no_read_until_a_change_elsewhere(server: LiveServ
         finally:
             await other.close()
         await asyncio.sleep(POLL_SECONDS + TRUST_SECONDS)
-        after, _ = await runtime.clients.find(seeded.client_id, utcnow())
+        after = (await runtime.clients.find(seeded.client_id, utcnow())).client
         return {
             "reads_first": reads_first,
             "reads_again": reads_again,
-            "secrets": len(secrets),
-            "statuses": (first and first.status, again and again.status, after and after.status),
+            "secrets": len(again.secrets),
+            "fresh": again.fresh,
+            "statuses": tuple(c and c.status for c in (first, again.client, after)),
         }
 
     seen = server.run(scenario)
     assert seen["reads_first"] >= 1
     assert seen["reads_again"] == 0
+    assert seen["fresh"] is False
     assert seen["secrets"] == 1
     assert seen["statuses"] == ("active", "active", "disabled")
 
@@ -112,9 +114,9 @@ def test_a_change_of_this_process_is_seen_by_its_next_lookup(server: LiveServer)
         runtime.start_watching()
         while runtime.token_cache.watcher.current_epoch() is None:
             await asyncio.sleep(0.01)
-        before, _ = await runtime.clients.find(seeded.client_id, utcnow())
+        before = (await runtime.clients.find(seeded.client_id, utcnow())).client
         await management.set_client_enabled(runtime, seeded.client_id, False, actor="test")
-        after, _ = await runtime.clients.find(seeded.client_id, utcnow())
+        after = (await runtime.clients.find(seeded.client_id, utcnow())).client
         assert before is not None and after is not None
         return before.status, after.status
 
@@ -137,6 +139,29 @@ def test_every_credential_change_moves_the_counter_and_usage_does_not(
     before, after_user, after_disable = server.run(scenario)
     assert after_user == before
     assert after_disable == before + 1
+
+
+def test_a_secret_rotated_in_elsewhere_works_at_once(
+    server: LiveServer, http: httpx.Client
+) -> None:
+    # Refusals are decided on a fresh read, so the cache never refuses a brand-new secret.
+    seeded = server.client()
+    auth = (seeded.client_id, seeded.client_secret)
+    assert http.post(TOKEN, data=GRANT, auth=auth).status_code == 200  # now cached
+
+    async def rotate() -> str:
+        other = Runtime.start(server.settings)
+        try:
+            rotated = await management.rotate_secret(
+                other, seeded.client_id, grace=60, actor="test"
+            )
+        finally:
+            await other.close()
+        return rotated.client_secret
+
+    new_secret = server.remember_secret(asyncio.run(rotate()))
+    answer = http.post(TOKEN, data=GRANT, auth=(seeded.client_id, new_secret))
+    assert answer.status_code == 200, answer.text
 
 
 # --- the server: within a second, everywhere -----------------------------------------------

@@ -143,10 +143,10 @@ def _token_status(server: LiveServer, seeded: Seeded, secret: str) -> int:
 def test_secret_rotated_on_one_stops_on_the_other_when_its_overlap_ends(fleet: Fleet) -> None:
     seeded = fleet.one.client()
     grace = 2
+    rotated_at = time.monotonic()  # the rotation commits a moment later; run() then waits
     rotated = fleet.one.run(
         lambda rt: management.rotate_secret(rt, seeded.client_id, grace=grace, actor="test")
     )
-    rotated_at = time.monotonic()
     new_secret = fleet.one.remember_secret(rotated.client_secret)
 
     during = _token_status(fleet.other, seeded, seeded.client_secret)

@@ -39,8 +39,20 @@ def _base62(number: int, width: int) -> str:
     return "".join(reversed(digits))
 
 
+# Random bytes to base62 by rejection: bytes under 248 (4 times 62) map uniformly onto the 62
+# digits, the rest are dropped ("*"). Done by bytes.translate, off the per-character loop.
+_UNIFORM_LIMIT = 248
+_BYTE_TO_DIGIT = bytes(
+    ord(BASE62[byte % 62]) if byte < _UNIFORM_LIMIT else ord("*") for byte in range(256)
+)
+
+
 def _random_base62(length: int) -> str:
-    return _base62(secrets.randbelow(62**length), length)
+    digits = b""
+    while len(digits) < length:
+        raw = secrets.token_bytes(length + 8)
+        digits += raw.translate(_BYTE_TO_DIGIT).replace(b"*", b"")
+    return digits[:length].decode("ascii")
 
 
 def _checksum(prefix: str, body: str) -> str:

@@ -71,21 +71,22 @@ def _record(found: tuple[Any, Any]) -> Found:
     return TokenRecord(**fields), ClientRecord(status=client.status)
 
 
-def _encode(found: Found, generation: int) -> str:
+def _encode(found: Found, generation: int, changes: int) -> str:
     token, client = found
     fields: dict[str, Any] = asdict(token)
     for name in _TIMES:
         fields[name] = fields[name].isoformat() if fields[name] is not None else None
-    return json.dumps({"token": fields, "client_status": client.status, "gen": generation})
+    document = {"token": fields, "client_status": client.status, "gen": generation}
+    return json.dumps({**document, "changes": changes})
 
 
-def _decode(raw: bytes | str) -> tuple[Found, int]:
+def _decode(raw: bytes | str) -> tuple[Found, int, int | None]:
     document = json.loads(raw)
     fields = document["token"]
     for name in _TIMES:
         fields[name] = datetime.fromisoformat(fields[name]) if fields[name] else None
     found = (TokenRecord(**fields), ClientRecord(status=document["client_status"]))
-    return found, int(document["gen"])
+    return found, int(document["gen"]), document.get("changes")
 
 
 class TokenCache:
@@ -108,15 +109,16 @@ class TokenCache:
         if found is not None:
             return found
 
-        epoch, started = self.watcher.read_epoch(), time.monotonic()
-        generation, found = await self._shared_get(token_hash)
+        # Counts and epoch are taken before the read: a change during it retires the entry.
+        epoch, started, changes = self.watcher.read_epoch(), time.monotonic(), self._changes_seen()
+        generation, found = await self._shared_get(token_hash, changes)
         if found is None:
             row = await token_store.find_token_by_hash(session, token_hash)
             if row is None:
                 return None
             found = _record(row)
-            if generation is not None:
-                await self._shared_put(token_hash, found, generation)
+            if generation is not None and changes is not None:
+                await self._shared_put(token_hash, found, generation, changes)
         self._local_put(token_hash, found, epoch, started)
         return found
 
@@ -140,9 +142,11 @@ class TokenCache:
         while len(self._local) > LOCAL_MAX_ENTRIES:
             self._local.popitem(last=False)
 
-    async def _shared_get(self, token_hash: str) -> tuple[int | None, Found | None]:
+    async def _shared_get(
+        self, token_hash: str, changes: int | None
+    ) -> tuple[int | None, Found | None]:
         """(current generation, entry if valid under it); (None, None) without Redis."""
-        if self.redis is None or self.shared_fence:
+        if self.redis is None or self.shared_fence or changes is None:
             return None, None
         key = _KEY_PREFIX + token_hash
         values = await self.redis.call(lambda redis: redis.mget(GENERATION_KEY, key))
@@ -155,11 +159,19 @@ class TokenCache:
         generation = int(values[0])
         found: Found | None = None
         if values[1] is not None:
-            cached, cached_generation = _decode(values[1])
-            if cached_generation == generation:
+            cached, cached_generation, cached_changes = _decode(values[1])
+            # Both counts must still hold: Redis's, and the database's as this process last
+            # read it, which moves even when the change's author could not reach Redis.
+            if cached_generation == generation and cached_changes == changes:
                 found = cached
         metrics.count_cache_lookup("redis", found is not None)
         return generation, found
+
+    def _changes_seen(self) -> int | None:
+        """The database's change count as last read, while it is still trusted."""
+        if self.watcher.current_epoch() is None:
+            return None
+        return self.watcher.generation
 
     async def _start_generation(self) -> None:
         """A new or emptied Redis: start the generation at a random number, not at 0, so an
@@ -169,12 +181,14 @@ class TokenCache:
         start = secrets.randbelow(2**62)
         await self.redis.call(lambda redis: redis.set(GENERATION_KEY, start, nx=True))
 
-    async def _shared_put(self, token_hash: str, found: Found, generation: int) -> None:
+    async def _shared_put(
+        self, token_hash: str, found: Found, generation: int, changes: int
+    ) -> None:
         if self.redis is None:
             return
         remaining = (found[0].expires_at - utcnow()).total_seconds()
         ttl = max(1, min(SHARED_TTL_SECONDS, int(remaining) + 1))
-        value = _encode(found, generation)
+        value = _encode(found, generation, changes)
         await self.redis.call(lambda redis: redis.set(_KEY_PREFIX + token_hash, value, ex=ttl))
 
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from credgate.cache.clients import Credentials, read_client_credentials
+from credgate.cache.clients import ClientFound, read_client_credentials
 from credgate.credentials import CredentialHasher, is_acceptable_secret, looks_like_client_id
 from credgate.oauth2.errors import InvalidClient
 from credgate.oauth2.requests import ClientCredentials
@@ -23,13 +23,14 @@ _NO_SECRET = ClientSecret(secret_hash="0" * 64)
 
 
 # How client authentication finds a client and its usable secrets: straight from a session
-# (``read_through``) or through the runtime's client cache.
-ClientLookup = Callable[[str, datetime], Awaitable[Credentials]]
+# (``read_through``) or through the runtime's client cache. ``fresh`` asks for a database
+# read where the lookup could answer from memory.
+ClientLookup = Callable[[str, datetime, bool], Awaitable[ClientFound]]
 
 
 def read_through(session: AsyncSession) -> ClientLookup:
-    """A lookup that reads the client and its secrets in ``session``, now."""
-    return lambda client_id, now: read_client_credentials(session, client_id, now)
+    """A lookup that reads the client and its secrets in ``session``, every time."""
+    return lambda client_id, now, _fresh: read_client_credentials(session, client_id, now)
 
 
 async def authenticate_client(
@@ -63,20 +64,35 @@ async def authenticate_client_secret(
         raise _failure(credentials, "malformed_client_id")
 
     presented_hash = hasher.hash(credentials.client_secret)
-    client, secrets = await lookup(credentials.client_id, now)
-    matched: ClientSecret | None = None
-    for secret in secrets or [_NO_SECRET]:
-        if hmac.compare_digest(presented_hash, secret.secret_hash):
-            matched = secret
+    found = await lookup(credentials.client_id, now, False)
+    matched = _matching_secret(presented_hash, found)
+    if not found.fresh and not _accepts(found, matched):
+        # Refusals are decided on the database's word, never on memory alone.
+        found = await lookup(credentials.client_id, now, True)
+        matched = _matching_secret(presented_hash, found)
 
+    client = found.client
     if client is None:
         raise _failure(credentials, "unknown_client")
     USAGE.count_authentication(client, matched, now)
-    if matched is None or matched is _NO_SECRET:
+    if matched is None:
         raise _failure(credentials, "wrong_secret")
     if client.status != "active":
         raise _failure(credentials, f"client_{client.status}")
     return client, matched
+
+
+def _matching_secret(presented_hash: str, found: ClientFound) -> ClientSecret | None:
+    """The usable secret with this hash, if any; every secret is compared."""
+    matched: ClientSecret | None = None
+    for secret in found.secrets or [_NO_SECRET]:
+        if hmac.compare_digest(presented_hash, secret.secret_hash):
+            matched = secret
+    return None if matched is _NO_SECRET else matched
+
+
+def _accepts(found: ClientFound, matched: ClientSecret | None) -> bool:
+    return found.client is not None and found.client.status == "active" and matched is not None
 
 
 def _failure(credentials: ClientCredentials, reason: str) -> InvalidClient:

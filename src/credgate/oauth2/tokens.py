@@ -152,7 +152,8 @@ async def issue_token_durably(
     tokens of other requests (``credgate.storage.token_writer``)."""
     plan = _plan(client, scopes, now, runtime.settings.renewal_max_age, None)
     if jwt is not None and jwt.wants_jwt(client):
-        async with runtime.sessions() as session:
+        # A transaction: the first JWT of a fresh install creates the signing key it uses.
+        async with runtime.sessions.begin() as session:
             value = await jwt.encode(
                 session, client, plan.token_id, plan.scope, now, plan.expires_at
             )

@@ -7,13 +7,16 @@ which wraps this one; headers from anyone else are ignored.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+@functools.lru_cache(maxsize=4096)
 def is_loopback(host: str | None) -> bool:
+    # Cached: asked on every plain-HTTP request, for a handful of peer addresses.
     if not host:
         return False
     try:

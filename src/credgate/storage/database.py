@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +25,8 @@ __all__ = [
 ]
 
 CONNECT_TIMEOUT_SECONDS = 5
+IDLE_PING_SECONDS = 2.0
+_CHECKED_IN_AT = "credgate.checked_in_at"
 
 # Written as users write them; credgate picks the async driver it ships with.
 _ASYNC_DRIVERS = {
@@ -72,16 +76,42 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
-    # Pre-ping replaces connections a database restart has cut; the short connect and pool
-    # timeouts make an unreachable database a quick 503 rather than a hung request.
-    return create_async_engine(
+    # The short connect and pool timeouts make an unreachable database a quick 503 rather
+    # than a hung request.
+    engine = create_async_engine(
         url,
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use only when it sat idle a while.
+
+    A connection can die while idle (a database restart, a firewall's idle timeout); one in
+    steady use cannot go unnoticed for long, and pinging it on every checkout would cost a
+    round trip per request. A dead one is replaced before the request sees it; one that dies
+    while busy fails that request with a 503, and the pool replaces all its connections.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN_AT)
+        if checked_in is None or time.monotonic() - checked_in < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # whatever the driver raises, the connection is gone
+            raise DisconnectionError("idle connection no longer answers") from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
