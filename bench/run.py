@@ -216,9 +216,10 @@ class Run:
                 )
         if self.wanted("jwt") and self.jwt:
             self.start_resource_servers(logs)
+        # One server at a time: uvicorn kills a worker that does not answer its supervisor
+        # within 5 s, and a dozen processes importing at once on a busy machine take longer.
         for server in self.servers.values():
             server.start()
-        for server in self.servers.values():
             server.wait_ready(1 if server.single_process else self.workers)
 
     def start_resource_servers(self, logs: Path) -> None:
