@@ -1,14 +1,19 @@
-"""Measurements wrk cannot make: revocation spread over workers, and the SDK's own overhead."""
+"""Measurements wrk cannot make: revocation spread over workers, the SDK's own overhead, and
+local JWT verification through the resource kit."""
 
 from __future__ import annotations
 
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
 from credgate.client import ClientCredentialsAuth
+from credgate.oauth2.jwt_tokens import read_header
+from credgate.resource import JwtVerifier
 
 
 async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
@@ -93,3 +98,59 @@ def sdk_overhead(
                     client.get(hello_url)
                 times.append((time.perf_counter() - start) / calls * 1e6)
     return statistics.median(bare_times), statistics.median(sdk_times)
+
+
+@dataclass(frozen=True)
+class JwtVerification:
+    """Median CPU microseconds per local verification, blocking and async, and the key's alg."""
+
+    sync_us: float
+    async_us: float
+    algorithm: str
+
+
+def _cpu_us_per_call(call: Callable[[int], None], seconds: float, rounds: int) -> float:
+    """Median CPU µs per call of ``call(n)`` (n calls in a loop), rounds of about ``seconds``."""
+    calls, spent = 100, 0.0
+    while spent < seconds / 10:  # find the pace on short loops, then size the rounds by it
+        calls *= 4
+        start = time.process_time()
+        call(calls)
+        spent = time.process_time() - start
+    calls = max(1, int(calls * seconds / spent))
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        call(calls)
+        times.append((time.process_time() - start) / calls * 1e6)
+    return statistics.median(times)
+
+
+def jwt_verification(
+    issuer: str, token: str, client_id: str, seconds: float, rounds: int
+) -> JwtVerification:
+    """Verify the same JWT again and again with the kit's ``JwtVerifier``, in this process.
+
+    The first verification fetches the issuer's metadata and JWKS; every later one is local:
+    signature, then claims. Times are CPU time of this process (one core's worth of work),
+    so the other processes on the machine do not count; ``verify`` includes its thread hop.
+    """
+    with JwtVerifier(issuer) as verifier:
+        if verifier.verify_sync(token).client_id != client_id:
+            raise RuntimeError("the verified token names another client")
+        algorithm = str(read_header(token)["alg"])
+
+        def blocking(calls: int) -> None:
+            for _ in range(calls):
+                verifier.verify_sync(token)
+
+        def awaiting(calls: int) -> None:
+            async def loop() -> None:
+                for _ in range(calls):
+                    await verifier.verify(token)
+
+            asyncio.run(loop())
+
+        sync_us = _cpu_us_per_call(blocking, seconds, rounds)
+        async_us = _cpu_us_per_call(awaiting, seconds, rounds)
+    return JwtVerification(sync_us, async_us, algorithm)

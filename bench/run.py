@@ -26,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from probes import revocation_lag, sdk_overhead
+from probes import jwt_verification, revocation_lag, sdk_overhead
 from seed import (
     BenchClient,
     create_database,
@@ -43,6 +43,7 @@ from servers import (
     credgate_server,
     hello_server,
     peak_resident_mb,
+    resource_server,
 )
 
 from credgate.config import Settings
@@ -50,6 +51,7 @@ from credgate.server.tls import ensure_dev_certificate
 
 SCENARIOS = ("token-16", "token-64", "token-tls", "bearer", "revocation", "jwt", "sdk", "scale")
 UNAVAILABLE = "not available in this build"
+KIT_CEILING = "ceiling GET, Starlette, 1 worker, 64 conn"
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,14 @@ def fetch_token(server: Server, client: BenchClient) -> str:
     return str(answer.json()["access_token"])
 
 
+def check_bearer(server: Server, path: str, token: str) -> None:
+    """One GET before the load: the token is accepted, and caches (a verifier's JWKS) are warm."""
+    with httpx.Client(verify=False) as api:  # noqa: S501 - loopback dev certificate
+        api.get(
+            server.base_url + path, headers={"Authorization": f"Bearer {token}"}
+        ).raise_for_status()
+
+
 def supports_jwt() -> bool:
     """Whether this build can issue JWTs (``CREDGATE_TOKEN_FORMAT``, ``--token-format``)."""
     help_text = subprocess.run(
@@ -158,6 +168,8 @@ class Run:
     results: dict[str, Result] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     ceilings: dict[str, str | None] = field(default_factory=dict)
+    # The server whose tokens a server accepts, where that is another one (the resource kit's).
+    token_from: dict[str, str] = field(default_factory=dict)
     jwt: bool = False
     tls: tuple[Path, Path] | None = None
 
@@ -202,10 +214,24 @@ class Run:
                 self.servers[f"{kind}-tls"] = credgate_server(
                     f"{kind}-tls", env, self.workers, self.tls, logs
                 )
+        if self.wanted("jwt") and self.jwt:
+            self.start_resource_servers(logs)
+        # One server at a time: uvicorn kills a worker that does not answer its supervisor
+        # within 5 s, and a dozen processes importing at once on a busy machine take longer.
         for server in self.servers.values():
             server.start()
-        for server in self.servers.values():
-            server.wait_ready(self.workers)
+            server.wait_ready(1 if server.single_process else self.workers)
+
+    def start_resource_servers(self, logs: Path) -> None:
+        """A resource server of the user's own on one worker, bare and behind the kit's check
+        of the JWTs the first database's JWT server issues."""
+        issuer = f"{self.args.databases[0]}-jwt"
+        env = dict(os.environ)
+        self.servers["resource"] = resource_server("resource", env, logs, None)
+        self.servers["resource-jwt"] = resource_server(
+            "resource-jwt", env, logs, self.servers[issuer].base_url
+        )
+        self.token_from["resource-jwt"] = issuer
 
     def stop(self) -> None:
         for server in self.servers.values():
@@ -235,6 +261,17 @@ class Run:
                 loads.append(Load("ceiling GET, 64 conn", "hello", "bearer.lua", "/hello", 64))
         if self.wanted("jwt") and self.jwt and not scale:
             loads.append(Load("ceiling GET, 64 conn", "hello", "bearer.lua", "/hello", 64))
+            loads += [
+                Load(KIT_CEILING, "resource", "bearer.lua", "/hello", 64),
+                Load(
+                    "resource kit: JWT GET, 1 worker, 64 conn",
+                    "resource-jwt",
+                    "bearer.lua",
+                    "/hello",
+                    64,
+                    ceiling=KIT_CEILING,
+                ),
+            ]
         prefix = "1M tokens: " if scale else ""
         for kind in self.args.databases:
             user = self.clients[kind].user_id
@@ -297,13 +334,15 @@ class Run:
         return list(dict.fromkeys(loads))  # a ceiling two groups share runs once
 
     def load_env(self, load: Load) -> dict[str, str]:
-        kind = load.server.removesuffix("-tls").removesuffix("-jwt")
+        issuer = self.token_from.get(load.server, load.server)
+        kind = issuer.removesuffix("-tls").removesuffix("-jwt")
         client = self.clients.get(kind) or next(iter(self.clients.values()))
         env = {"BENCH_BASIC": basic_value(client)}
         if load.lua == "bearer.lua":
             if kind in self.clients:
                 # A JWT server issues JWTs: the token comes from the server under load.
-                env["BENCH_TOKEN"] = fetch_token(self.servers[load.server], client)
+                env["BENCH_TOKEN"] = fetch_token(self.servers[issuer], client)
+                check_bearer(self.servers[load.server], load.path, env["BENCH_TOKEN"])
             else:
                 env["BENCH_TOKEN"] = "cgt_ceiling_does_not_check_it"
         return env
@@ -353,14 +392,23 @@ class Run:
             f"bare httpx {bare:.0f} µs, sequential, against the hello-world server)"
         )
 
-    def note_jwt(self) -> None:
-        # With --token-format jwt the JWT bearer GET rows run among the other loads; local
-        # verification by a resource server through the resource kit is not measured yet.
+    def run_jwt(self) -> None:
+        # The JWT GET rows (credgate's own API, and a resource server behind the kit) run
+        # among the other loads; this is the kit's verification alone, without HTTP.
         if not self.jwt:
             self.notes["JWT: bearer GET, and local verification per core"] = UNAVAILABLE
             return
+        kind = self.args.databases[0]
+        client = self.clients[kind]
+        server = self.servers[f"{kind}-jwt"]
+        token = fetch_token(server, client)
+        seconds, rounds = self.args.jwt_seconds, self.args.rounds
+        figures = jwt_verification(server.base_url, token, client.client_id, seconds, rounds)
         self.notes["JWT: local verification per core (resource kit)"] = (
-            "not measured by this harness yet; see the JWT bearer GET rows"
+            f"{1e6 / figures.sync_us:,.0f} verifications/s: {figures.sync_us:.0f} µs of CPU "
+            f"each with `verify_sync`, {figures.async_us:.0f} µs with `await verify` (its "
+            f"thread hop included); {figures.algorithm}, one token, one process, median of "
+            f"{rounds} rounds of {seconds} s"
         )
 
     def run_scale(self) -> None:
@@ -445,6 +493,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.duration = args.duration or (1 if quick else 6)
     args.rounds = args.rounds or (1 if quick else 3)
     args.sdk_calls = 50 if quick else 1000
+    args.jwt_seconds = 0.5 if quick else 2.5
     args.scale_clients = 100 if quick else 10_000
     args.scale_tokens = 1_000 if quick else 1_000_000
     return args
@@ -461,7 +510,7 @@ def main(argv: list[str]) -> int:
             if run.wanted("revocation"):
                 run.run_revocation()
             if run.wanted("jwt"):
-                run.note_jwt()
+                run.run_jwt()
             if run.wanted("sdk"):
                 run.run_sdk()
             if run.wanted("scale"):

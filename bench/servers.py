@@ -35,6 +35,7 @@ class Server:
     tls: bool
     health_path: str
     log_path: Path
+    single_process: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -77,6 +78,9 @@ class Server:
         # multiprocessing's resource tracker is a small child that never serves.
         if self.process is None:
             return []
+        if self.single_process:
+            # With one worker uvicorn serves from its own process and starts no children.
+            return [self.process.pid]
         return [pid for pid in descendants(self.process.pid) if resident_kb(pid) > 20_000]
 
     def stop(self) -> None:
@@ -151,7 +155,8 @@ def credgate_server(
         command.append("--plain-http")
     else:
         command += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
-    return Server(name, command, env, tls is not None, "/healthz", logs / f"{name}.log")
+    log = logs / f"{name}.log"
+    return Server(name, command, env, tls is not None, "/healthz", log, workers == 1)
 
 
 def hello_server(
@@ -174,4 +179,29 @@ def hello_server(
     ]
     if tls is not None:
         command += ["--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])]
-    return Server(name, command, env, tls is not None, "/hello", logs / f"{name}.log")
+    return Server(
+        name, command, env, tls is not None, "/hello", logs / f"{name}.log", workers == 1
+    )
+
+
+def resource_server(name: str, env: dict[str, str], logs: Path, issuer: str | None) -> Server:
+    """A Starlette hello route on one uvicorn worker: behind the resource kit's JWT check when
+    ``issuer`` is given, bare (the ceiling) when not."""
+    app = ["--factory", "kit_app:protected"] if issuer else ["kit_app:plain"]
+    command = [
+        str(VENV_BIN / "uvicorn"),
+        *app,
+        "--app-dir",
+        str(BENCH_DIR),
+        "--host",
+        "127.0.0.1",
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--no-server-header",
+        "--log-level",
+        "warning",
+    ]
+    if issuer:
+        env = {**env, "BENCH_ISSUER": issuer}
+    return Server(name, command, env, False, "/healthz", logs / f"{name}.log", True)

@@ -77,13 +77,16 @@ def test_quick_run_writes_its_table_to_the_given_file(smoke_run: tuple[str, Path
 def test_every_load_answers_without_errors(smoke_run: tuple[str, Path]) -> None:
     rows = _rows(smoke_run[0])
 
-    # The two ceilings, token issuance, and the bearer GET with an opaque token and a JWT.
+    # The ceilings, token issuance, the bearer GET with an opaque token and a JWT, and a
+    # resource server of the user's own checking the JWT through the resource kit.
     assert set(rows) == {
         "ceiling POST, 16 conn",
         "ceiling GET, 64 conn",
+        "ceiling GET, Starlette, 1 worker, 64 conn",
         "sqlite: token, 16 conn",
         "sqlite: bearer GET, 64 conn",
         "sqlite: JWT bearer GET, 64 conn",
+        "resource kit: JWT GET, 1 worker, 64 conn",
     }
     for name, (rps, ratio, _p50, _p99, errors, cpu, rss) in rows.items():
         assert errors == "0", name
@@ -99,4 +102,6 @@ def test_probes_report_revocation_sdk_and_jwt(smoke_run: tuple[str, Path]) -> No
     assert "sqlite: revoked token refused by every worker | after " in table
     assert "SDK overhead per call, token cached | " in table
     jwt_line = next(line for line in table.splitlines() if line.startswith("| JWT"))
-    assert "local verification" in jwt_line
+    assert "| JWT: local verification per core (resource kit) | " in jwt_line
+    rate = jwt_line.split(" | ")[1].split(" verifications/s")[0]
+    assert float(rate.replace(",", "")) > 0
