@@ -259,3 +259,92 @@ def test_bytes_that_are_not_http_get_a_json_400(strict: LiveServer) -> None:
         "error": "invalid_request",
         "error_description": "the request is not valid HTTP/1.1",
     }
+
+
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+def read_responses(sock: ssl.SSLSocket, count: int) -> list[tuple[int, bytes]]:
+    """The status and body of the next ``count`` answers on a connection kept open."""
+    data, answers = b"", []
+    while len(answers) < count:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            None,
+        )
+        if sep and length is not None and len(rest) >= length:
+            answers.append((int(head.split(b" ", 2)[1]), rest[:length]))
+            data = rest[length:]
+            continue
+        piece = sock.recv(65536)
+        if not piece:
+            raise ConnectionError(f"closed after {len(answers)} answers")
+        data += piece
+    return answers
+
+
+def test_pipelined_requests_are_answered_in_order_on_a_connection_kept_open(
+    strict: LiveServer,
+) -> None:
+    with tls_socket(strict) as sock:
+        sock.sendall(HEALTHZ * 3 + b"GET /no/such/route HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        statuses = [status for status, _ in read_responses(sock, 4)]
+        sock.sendall(HEALTHZ)
+        statuses += [status for status, _ in read_responses(sock, 1)]
+
+    assert statuses == [200, 200, 200, 404, 200]
+
+
+def test_bytes_that_are_not_http_after_pipelined_requests_are_refused_after_their_answers(
+    strict: LiveServer,
+) -> None:
+    with tls_socket(strict) as sock:
+        sock.sendall(HEALTHZ * 2 + b"NOT HTTP AT ALL\x00\r\n\r\n")
+        answers = read_responses(sock, 3)
+        assert sock.recv(1) == b""  # then closed
+
+    assert [status for status, _ in answers] == [200, 200, 400]
+    assert json.loads(answers[2][1])["error"] == "invalid_request"
+
+
+def test_headers_growing_past_the_limit_after_a_pipelined_request_get_431(
+    strict: LiveServer,
+) -> None:
+    with tls_socket(strict) as sock:
+        sock.sendall(HEALTHZ + b"GET /healthz HTTP/1.1\r\nX-Padding: " + b"p" * 9000)
+        answers = read_responses(sock, 2)
+
+    assert [status for status, _ in answers] == [200, 431]
+
+
+def test_between_requests_the_keep_alive_timeout_applies_not_the_header_timeout(
+    strict: LiveServer,
+) -> None:
+    with tls_socket(strict) as sock:
+        sock.sendall(HEALTHZ)
+        first = read_responses(sock, 1)
+        time.sleep(TIMEOUT * 1.5)  # idle, under the keep-alive timeout
+        sock.sendall(HEALTHZ)
+        second = read_responses(sock, 1)
+
+    assert [status for status, _ in first + second] == [200, 200]
+
+
+def test_slow_headers_of_a_later_request_on_a_kept_connection_get_408(
+    strict: LiveServer,
+) -> None:
+    with tls_socket(strict) as sock:
+        sock.sendall(HEALTHZ)
+        read_responses(sock, 1)
+        started = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        status, body, answered_at = read_answer(sock)
+
+    assert status == 408
+    assert body["error"] == "invalid_request"
+    assert TIMEOUT * 0.9 <= answered_at - started < TIMEOUT + 5

@@ -18,7 +18,7 @@ from credgate.logs import logging_config
 from credgate.metrics import MULTIPROCESS_ENV
 from credgate.server.graceful import run_server
 from credgate.server.https import is_loopback
-from credgate.server.request_limits import GuardedH11Protocol
+from credgate.server.request_limits import GuardedHttpToolsProtocol
 from credgate.server.startup_checks import warn_about_unsafe_settings
 from credgate.server.tls import ensure_dev_certificate
 
@@ -69,8 +69,7 @@ def serve_forever(
         access_log=False,  # uvicorn's access log prints query strings, which may hold secrets
         timeout_graceful_shutdown=10,
         # Against slow and greedy clients: see credgate.server.request_limits.
-        http=GuardedH11Protocol,
-        h11_max_incomplete_event_size=settings.max_header_bytes,
+        http=GuardedHttpToolsProtocol,
         timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_concurrency,
         log_config=logging_config(settings.log_level, settings.log_format),

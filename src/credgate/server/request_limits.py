@@ -15,9 +15,8 @@ import logging
 import time
 from typing import Any
 
-import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from credgate.config import Settings
 from credgate.metrics import count_rate_limited
@@ -113,7 +112,7 @@ class RequestLimitsMiddleware:
             await self.app(scope, receive, send)
             return
         if _header_bytes(scope) > self.max_header_bytes:
-            # h11 stops headers that arrive piecemeal; these came whole, in one read.
+            # The protocol stops headers that arrive piecemeal; these came whole, in one read.
             error = HeadersTooLarge("the request headers are too large")
             await self._answer(send, "request_header_size", error)
             return
@@ -183,33 +182,31 @@ def _protocol_settings() -> tuple[float, int]:
     return settings.request_header_timeout, settings.max_header_bytes
 
 
-class _Connection(h11.Connection):
-    """An h11 connection that remembers why it refused the peer's bytes."""
-
-    last_error: h11.RemoteProtocolError | None = None
-
-    def next_event(self) -> Any:
-        try:
-            return super().next_event()
-        except h11.RemoteProtocolError as exc:
-            self.last_error = exc
-            raise
-
-
-class GuardedH11Protocol(H11Protocol):
-    """Uvicorn's h11 protocol, with a deadline for the request headers and JSON refusals.
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """Uvicorn's httptools protocol, with a deadline and a size cap for the request headers,
+    and JSON refusals.
 
     Uvicorn waits for headers forever, so a client trickling a byte at a time (slowloris)
     could hold a connection without end; here the headers of each request must arrive within
-    ``CREDGATE_REQUEST_HEADER_TIMEOUT`` (408). Headers over ``CREDGATE_MAX_HEADER_BYTES``
-    get 431 rather than uvicorn's plain-text 400.
+    ``CREDGATE_REQUEST_HEADER_TIMEOUT`` (408). The parser keeps headers of any size, so those
+    still incomplete past ``CREDGATE_MAX_HEADER_BYTES`` get 431; complete ones over it are
+    refused by ``RequestLimitsMiddleware``. Bytes that are not HTTP get a JSON 400 rather
+    than uvicorn's plain text.
+
+    The parser reads pipelined requests ahead of the responses. A refusal of a later request
+    waits until the earlier ones are answered, and the deadline runs only while no response
+    is owed, as a server reading one request at a time would have it.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.header_timeout, max_header_bytes = _protocol_settings()
-        self.conn = _Connection(h11.SERVER, max_incomplete_event_size=max_header_bytes)
+        self.header_timeout, self.max_header_bytes = _protocol_settings()
         self.header_timer: asyncio.TimerHandle | None = None
+        self.messages_begun = 0
+        self.in_head = False  # between a request's first byte and the end of its headers
+        self.in_body = False  # between the end of a request's headers and its end
+        self.head_bytes = 0
+        self.refusal: OAuth2Error | None = None  # held until the owed responses are sent
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -220,16 +217,65 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.refusal is not None:
+            return  # the rest of the connection goes unread
+        begun, idle = self.messages_begun, not (self.in_head or self.in_body)
         super().data_received(data)
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self.in_head and self.refusal is None and not self.transport.is_closing():
+            self._count_head_bytes(data, begun, idle)
+        if self._awaiting_headers():
             self._arm_header_timer()
         else:
             self._disarm_header_timer()
+
+    def _count_head_bytes(self, data: bytes, begun: int, idle: bool) -> None:
+        if self.messages_begun == begun:
+            self.head_bytes += len(data)
+        elif self.messages_begun == begun + 1 and idle:
+            self.head_bytes = len(data)  # the request began with this read
+        else:
+            self.head_bytes = self._head_after_pipelined(data)
+        if self.head_bytes > self.max_header_bytes:
+            error = HeadersTooLarge("the request headers are too large")
+            count_refusal("request_header_size", error)
+            self._refuse(error)
+
+    def _head_after_pipelined(self, data: bytes) -> int:
+        """The size of the head that ends ``data``, begun after other requests in it."""
+        parsed = len(self.url) + sum(len(name) + len(value) + 3 for name, value in self.headers)
+        if not self.url:
+            return parsed
+        # The head runs from its request line to the end of the read.
+        start = data.rfind(self.parser.get_method() + b" " + self.url)
+        return max(parsed, len(data) - start) if start >= 0 else parsed
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.messages_begun += 1
+        self.in_head = True
+
+    def on_headers_complete(self) -> None:
+        self.in_head, self.in_body = False, True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.in_body = False
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         # Between requests the keep-alive timeout applies, until the next request's bytes.
         self._disarm_header_timer()
+        owed = self._response_owed() or self.transport.is_closing()
+        if self.refusal is not None and not owed:
+            self._send_refusal(self.refusal)
+
+    def _response_owed(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _awaiting_headers(self) -> bool:
+        closing = self.transport.is_closing() or self.refusal is not None
+        return not (closing or self.in_body or self._response_owed())
 
     def _arm_header_timer(self) -> None:
         if self.header_timer is None:
@@ -242,32 +288,29 @@ class GuardedH11Protocol(H11Protocol):
 
     def _headers_late(self) -> None:
         self.header_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        if self.conn.our_state is not h11.IDLE:
+        if not self._awaiting_headers():
             return  # a response is on its way; the keep-alive timeout will close the rest
         error = RequestTimeout("the request headers came too slowly")
         count_refusal("request_header_timeout", error)
         self._send_refusal(error)
 
     def send_400_response(self, msg: str) -> None:
-        failure = self.conn.last_error if isinstance(self.conn, _Connection) else None
-        if failure is not None and failure.error_status_hint == HeadersTooLarge.status_code:
-            error: OAuth2Error = HeadersTooLarge("the request headers are too large")
-            count_refusal("request_header_size", error)
+        if self.in_body:
+            self.transport.close()  # the request being answered is broken: no answer fits
+            return
+        self._refuse(InvalidRequest("the request is not valid HTTP/1.1"))
+
+    def _refuse(self, error: OAuth2Error) -> None:
+        if self._response_owed():
+            self.refusal = error
+            self.flow.pause_reading()
         else:
-            error = InvalidRequest("the request is not valid HTTP/1.1")
-        self._send_refusal(error)
+            self._send_refusal(error)
 
     def _send_refusal(self, error: OAuth2Error) -> None:
+        self.refusal = error
         start, body = _refusal_messages(error)
-        response = h11.Response(status_code=error.status_code, headers=start["headers"])
-        try:
-            output = self.conn.send(response)
-            output += self.conn.send(h11.Data(data=body["body"])) or b""
-            output += self.conn.send(h11.EndOfMessage()) or b""
-        except h11.LocalProtocolError:
-            output = b""
-        if output:
-            self.transport.write(output)
+        headers = [*self.server_state.default_headers, *start["headers"]]
+        head = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+        self.transport.write(STATUS_LINE[error.status_code] + head + b"\r\n" + body["body"])
         self.transport.close()
