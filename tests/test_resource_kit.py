@@ -398,6 +398,96 @@ def test_after_rotation_new_kid_is_fetched_and_old_tokens_still_verify(
     assert jwt_verifier.verify_sync(old).token_id == parts(old)[1]["jti"]
 
 
+def kit_jwt_verifier(issuer: LiveServer, **options: Any) -> JwtVerifier:
+    verifier = JwtVerifier(issuer.base_url, verify=tls(issuer), **options)
+    OPENED.append(verifier)
+    return verifier
+
+
+def test_a_verified_jwt_is_remembered_and_its_signature_checked_once(
+    issuer: LiveServer, account: str
+) -> None:
+    verifier = kit_jwt_verifier(issuer)
+    token = issue(issuer, account, "jwt")["access_token"]
+
+    async def twice() -> list[VerifiedToken]:
+        return [await verifier.verify(token), await verifier.verify(token)]
+
+    checked = [verifier.verify_sync(token), verifier.verify_sync(token), *asyncio.run(twice())]
+
+    assert {t.token_id for t in checked} == {parts(token)[1]["jti"]}
+    assert verifier.signatures_checked == 1
+
+
+def test_a_remembered_jwt_is_refused_once_it_expires(issuer: LiveServer, account: str) -> None:
+    verifier = kit_jwt_verifier(issuer, leeway=0)
+    token = issue(issuer, account, "jwt", token_ttl=2)["access_token"]
+    assert verifier.verify_sync(token)
+
+    time.sleep(max(0.0, parts(token)[1]["exp"] - time.time()) + 0.1)
+
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify_sync(token)
+    assert verifier.signatures_checked == 1  # refused by the clock, from what was remembered
+
+
+@pytest.mark.parametrize("kind", ["forged signature", "alg none", "HS256 with the public key"])
+def test_a_tampered_copy_of_a_remembered_jwt_is_checked_afresh_and_refused(
+    issuer: LiveServer, account: str, kind: str
+) -> None:
+    verifier = kit_jwt_verifier(issuer)
+    token = issue(issuer, account, "jwt")["access_token"]
+    assert verifier.verify_sync(token)
+    forged = forge(kind, issuer, token)
+    assert parts(forged)[1] == parts(token)[1]
+
+    with pytest.raises(InvalidToken):
+        verifier.verify_sync(forged)
+    with pytest.raises(InvalidToken):
+        asyncio.run(verifier.verify(forged))
+    assert verifier.verify_sync(token).token_id == parts(token)[1]["jti"]
+
+
+def test_remembered_jwts_are_bounded_least_recently_used_first_out(
+    issuer: LiveServer, account: str
+) -> None:
+    verifier = kit_jwt_verifier(issuer, max_cached_tokens=2)
+    tokens = [issue(issuer, account, "jwt")["access_token"] for _ in range(3)]
+
+    for token in tokens:
+        verifier.verify_sync(token)
+    verifier.verify_sync(tokens[2])  # remembered
+    verifier.verify_sync(tokens[0])  # let go for the third: checked again
+
+    assert verifier.signatures_checked == 4
+
+
+def test_remembering_can_be_turned_off(issuer: LiveServer, account: str) -> None:
+    verifier = kit_jwt_verifier(issuer, max_cached_tokens=0)
+    token = issue(issuer, account, "jwt")["access_token"]
+
+    for _ in range(3):
+        verifier.verify_sync(token)
+
+    assert verifier.signatures_checked == 3
+
+
+def test_a_jwks_refresh_that_keeps_the_key_keeps_its_tokens_remembered(
+    issuer: LiveServer, account: str
+) -> None:
+    fetched: list[str] = []
+    verifier = JwtVerifier(
+        issuer.base_url, http=counting_client(issuer, fetched), jwks_ttl=0, refetch_interval=0
+    )
+    token = issue(issuer, account, "jwt")["access_token"]
+
+    for _ in range(3):
+        verifier.verify_sync(token)
+
+    assert fetched.count("/.well-known/jwks.json") == 3
+    assert verifier.signatures_checked == 1
+
+
 @pytest.mark.parametrize("token_format", ["opaque", "jwt"])
 def test_introspection_sees_a_revocation_within_the_revocation_delay(
     issuer: LiveServer, account: str, resource_client: Seeded, token_format: str

@@ -18,7 +18,8 @@ def extract_bearer_token(connection: HTTPConnection) -> str:
     Tokens in the query string (RFC 6750 §2.3) are refused outright: URLs end up in logs,
     proxies and browser histories.
     """
-    if "access_token" in connection.query_params:
+    # Parsed only when there is a query string: most calls have none.
+    if connection.scope.get("query_string") and "access_token" in connection.query_params:
         raise InvalidBearerRequest("access tokens are not accepted in the URL")
     headers = connection.headers.getlist("authorization")
     if not headers:

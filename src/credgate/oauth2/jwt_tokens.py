@@ -7,7 +7,9 @@ Resource servers may verify it locally against the JWKS; the server itself also 
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -66,48 +68,86 @@ def sign_access_token(claims: dict[str, Any], kid: str, key: Key, algorithm: str
     return jwt.encode(header, claims, key, algorithms=[algorithm], default_type=None)
 
 
-def read_header(value: str) -> dict[str, Any]:
-    """The unverified protected header: only to pick the key, never to trust anything."""
+def extract_access_token(value: str) -> jws.CompactSignature:
+    """The token parsed once, its protected header checked for ``typ`` and ``kid``: unverified,
+    only to pick the key, never to trust anything."""
     try:
-        header = jws.extract_compact(value.encode("ascii")).headers()
+        token = jws.extract_compact(value.encode("ascii"))
     except (JoseError, ValueError, UnicodeError):
         raise InvalidToken("the access token is malformed") from None
+    header = token.headers()
     if str(header.get("typ", "")).lower() not in _ACCEPTED_TYPES:
         raise InvalidToken("the token is not a JWT access token")
     if not isinstance(header.get("kid"), str):
         raise InvalidToken("the access token names no signing key")
-    return dict(header)
+    return token
+
+
+def read_header(value: str) -> dict[str, Any]:
+    """The unverified protected header: only to pick the key, never to trust anything."""
+    return dict(extract_access_token(value).headers())
+
+
+# One registry per algorithm, built once: each admits that algorithm alone.
+_SIGNATURE_REGISTRIES = {name: jws.JWSRegistry(algorithms=[name]) for name in ALGORITHMS}
+
+
+def verify_signature(token: jws.CompactSignature, key: Key) -> dict[str, Any]:
+    """The claims of ``token`` once its signature is checked; the claims are not checked yet.
+
+    The algorithm is the key's own, never the token's: a token whose header names another
+    one (``none``, or HS256 keyed with the public key) is refused before any signature check.
+    """
+    registry = _SIGNATURE_REGISTRIES.get(str(key.alg))
+    if registry is None:
+        raise InvalidToken("the signing key has no usable algorithm")
+    try:
+        valid = jws.validate_compact(token, key, registry=registry)
+        claims = json.loads(token.payload) if valid else None
+    except (JoseError, ValueError):
+        valid = False
+    if not valid or not isinstance(claims, dict):
+        raise InvalidToken("the access token signature is not valid")
+    return claims
+
+
+def claims_checks(
+    issuer: str, audience: str, now: int | Callable[[], int], leeway: int = 0
+) -> jwt.JWTClaimsRegistry:
+    """RFC 9068 §4 claims checks; ``now`` may be a clock, for checks built once and reused."""
+    options: dict[str, Any] = {name: {"essential": True} for name in _REQUIRED_CLAIMS}
+    options["iss"]["value"] = issuer
+    options["aud"]["value"] = audience
+    return jwt.JWTClaimsRegistry(now=now, leeway=leeway, **options)
+
+
+def validate_claims(checks: jwt.JWTClaimsRegistry, claims: dict[str, Any]) -> None:
+    try:
+        checks.validate(claims)
+    except ExpiredTokenError:
+        raise InvalidToken("the access token expired") from None
+    except ClaimError:
+        raise InvalidToken("the access token is not meant for this server") from None
+
+
+def accepted_between(claims: dict[str, Any], leeway: int = 0) -> tuple[float, float]:
+    """The times (``now`` as ``claims_checks`` floors it) at which the clock-dependent claims
+    of claims that passed ``validate_claims`` still pass: ``start <= now < end``.
+
+    The same comparisons as the claims checks, worked out once: ``exp`` fails from
+    ``exp + leeway`` on, ``nbf`` and ``iat`` before ``value - leeway``.
+    """
+    starts = [claims[name] for name in ("nbf", "iat") if name in claims]
+    return max(starts, default=-math.inf) - leeway, claims["exp"] + leeway
 
 
 def verify_access_token(
     value: str, key: Key, *, issuer: str, audience: str, now: float, leeway: int = 0
 ) -> dict[str, Any]:
-    """Check a JWT access token's signature and claims (RFC 9068 §4); return its claims.
-
-    The algorithm is the key's own, never the token's: a token whose header names another
-    one (``none``, or HS256 keyed with the public key) is refused before any signature check.
-    """
-    algorithm = key.alg
-    if algorithm not in ALGORITHMS:
-        raise InvalidToken("the signing key has no usable algorithm")
-    try:
-        token = jwt.decode(value, key, algorithms=[algorithm])
-    except JoseError:
-        raise InvalidToken("the access token signature is not valid") from None
-    if str(token.header.get("typ", "")).lower() not in _ACCEPTED_TYPES:
-        raise InvalidToken("the token is not a JWT access token")
-
-    options: dict[str, Any] = {name: {"essential": True} for name in _REQUIRED_CLAIMS}
-    options["iss"]["value"] = issuer
-    options["aud"]["value"] = audience
-    registry = jwt.JWTClaimsRegistry(now=math.floor(now), leeway=leeway, **options)
-    try:
-        registry.validate(token.claims)
-    except ExpiredTokenError:
-        raise InvalidToken("the access token expired") from None
-    except ClaimError:
-        raise InvalidToken("the access token is not meant for this server") from None
-    return dict(token.claims)
+    """Check a JWT access token's signature and claims (RFC 9068 §4); return its claims."""
+    claims = verify_signature(extract_access_token(value), key)
+    validate_claims(claims_checks(issuer, audience, math.floor(now), leeway), claims)
+    return claims
 
 
 class JwtContext:
@@ -159,13 +199,14 @@ class JwtContext:
 
     async def verify(self, session: AsyncSession, value: str, now: datetime) -> dict[str, Any]:
         """Signature and claims; the caller still checks the token's row (revocation)."""
-        header = read_header(value)
-        key = await self.keys.public_key(session, header["kid"], now)
+        token = extract_access_token(value)
+        key = await self.keys.public_key(session, token.headers()["kid"], now)
         if key is None:
             raise InvalidToken("the access token's signing key is unknown")
-        return verify_access_token(
-            value, key, issuer=self.issuer, audience=self.audience, now=now.timestamp()
-        )
+        claims = verify_signature(token, key)
+        checks = claims_checks(self.issuer, self.audience, math.floor(now.timestamp()))
+        validate_claims(checks, claims)
+        return claims
 
 
 def signing_keys_of(connection: HTTPConnection) -> SigningKeys:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from credgate.oauth2.errors import InsufficientScope, OAuth2Error
@@ -31,7 +30,3 @@ def check_scopes(token: VerifiedToken, scopes: Sequence[str]) -> None:
     """RFC 6750 §3.1: a token without a required scope gets 403 naming the scopes needed."""
     if not token.has_scopes(*scopes):
         raise InsufficientScope("the token lacks a required scope", scope=" ".join(scopes))
-
-
-def is_exempt(connection: HTTPConnection, exempt_paths: Sequence[str]) -> bool:
-    return connection.url.path in exempt_paths

@@ -13,7 +13,6 @@ from credgate.resource._responses import (
     ScopeRule,
     check_scopes,
     error_response,
-    is_exempt,
     scopes_for,
 )
 from credgate.resource.verifiers import AsyncTokenVerifier
@@ -55,14 +54,16 @@ class BearerTokenMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        connection = HTTPConnection(scope)
-        if is_exempt(connection, self.exempt_paths):
+        # The path as the server decoded it, as WSGI's PATH_INFO: no URL is built per request.
+        path = scope["path"]
+        if path in self.exempt_paths:
             await self.app(scope, receive, send)
             return
+        connection = HTTPConnection(scope)
         try:
             value = extract_bearer_token(connection)
             token = await self.verifier.verify(value, connection)
-            check_scopes(token, scopes_for(self.scopes, scope["method"], connection.url.path))
+            check_scopes(token, scopes_for(self.scopes, scope["method"], path))
         except OAuth2Error as exc:
             await error_response(exc)(scope, receive, send)
             return

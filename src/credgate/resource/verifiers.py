@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import ssl
 import threading
 import time
@@ -22,12 +23,18 @@ from urllib.parse import quote_plus
 
 import anyio.to_thread
 import httpx
-from joserfc import jwk
+from joserfc import jwk, jws
 from joserfc.errors import JoseError
 from starlette.requests import HTTPConnection
 
 from credgate.oauth2.errors import InvalidToken, TemporarilyUnavailable
-from credgate.oauth2.jwt_tokens import read_header, verify_access_token
+from credgate.oauth2.jwt_tokens import (
+    accepted_between,
+    claims_checks,
+    extract_access_token,
+    validate_claims,
+    verify_signature,
+)
 
 logger = logging.getLogger("credgate.resource")
 
@@ -110,6 +117,17 @@ class _HttpOwner:
         self.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token whose signature and claims passed, with the key that signed it."""
+
+    token: VerifiedToken
+    kid: str
+    key: jwk.Key
+    start: float  # accepted while start <= floor(now) < end: nbf, iat and exp, with leeway
+    end: float
+
+
 class JwtVerifier(_HttpOwner):
     """Verifies credgate's JWT access tokens (RFC 9068) locally, against the issuer's JWKS.
 
@@ -119,6 +137,17 @@ class JwtVerifier(_HttpOwner):
     are checked for signature, ``iss``, ``aud``, ``exp`` (with ``leeway``), ``typ: at+jwt``;
     the algorithm is the published key's own, so ``alg: none`` and algorithm switching fail.
     A revoked JWT stays valid here until it expires: use introspection where that matters.
+
+    A client reuses its token for many calls, so tokens that passed are remembered (up to
+    ``max_cached_tokens``, least recently used first out; 0 turns this off), keyed by the
+    SHA-256 digest of the whole token: a token differing in any byte, signature included, is
+    verified afresh. A remembered token is accepted again without its signature check while
+    its key is still published under its ``kid`` (a JWKS refresh that drops or replaces the
+    key ends it), and ``exp``, ``nbf`` and ``iat`` are checked against the clock on every
+    call. ``signatures_checked`` counts the signature checks made.
+
+    ``await verify`` checks the token on the event loop (a fraction of a millisecond of
+    CPU); only a JWKS fetch, when one is due, runs in a worker thread.
 
     Usage::
 
@@ -134,6 +163,7 @@ class JwtVerifier(_HttpOwner):
         leeway: int = 30,
         jwks_ttl: float = 300.0,
         refetch_interval: float = 30.0,
+        max_cached_tokens: int = 10_000,
         jwks_uri: str | None = None,
         verify: ssl.SSLContext | str | bool = True,
         timeout: float = 5.0,
@@ -144,40 +174,99 @@ class JwtVerifier(_HttpOwner):
         self.leeway = leeway
         self.jwks_ttl = jwks_ttl
         self.refetch_interval = refetch_interval
+        self.max_cached_tokens = max_cached_tokens
+        self.signatures_checked = 0
         self._jwks_uri = jwks_uri
         self._owns_http = http is None
         self._http = http or _http_client(verify, timeout)
         self._keys: dict[str, jwk.Key] = {}
+        self._published: dict[str, Any] = {}
         self._fetched_at = -float("inf")
         self._attempted_at = -float("inf")
         self._lock = threading.Lock()
+        self._checks = claims_checks(self.issuer, self.audience, _now, leeway)
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"JwtVerifier(issuer={self.issuer!r}, audience={self.audience!r})"
 
     async def verify(self, token: str, connection: HTTPConnection | None = None) -> VerifiedToken:
         """Check ``token``; the JWKS fetch, when one is due, runs off the event loop."""
-        return await anyio.to_thread.run_sync(self.verify_sync, token)
+        digest, found = self._read(token)
+        kid = _kid_of(found)
+        if self._fetch_due(kid):
+            await anyio.to_thread.run_sync(self._refresh, kid)
+        return self._check(token, digest, found, self._key(kid))
 
     def verify_sync(self, token: str) -> VerifiedToken:
-        header = read_header(token)
-        key = self._key(header["kid"])
-        claims = verify_access_token(
-            token,
-            key,
-            issuer=self.issuer,
-            audience=self.audience,
-            now=time.time(),
-            leeway=self.leeway,
-        )
-        return _from_claims(claims)
+        digest, found = self._read(token)
+        kid = _kid_of(found)
+        if self._fetch_due(kid):
+            self._refresh(kid)
+        return self._check(token, digest, found, self._key(kid))
+
+    def _read(self, token: str) -> tuple[bytes, _Verified | jws.CompactSignature]:
+        """The token's digest, and the token as verified before or else as parsed now."""
+        # Keyed by a digest: the cache never holds a usable token.
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+        with self._cache_lock:
+            verified = self._verified.get(digest)
+            if verified is not None:
+                self._verified.move_to_end(digest)
+                return digest, verified
+        return digest, extract_access_token(token)
+
+    def _check(
+        self,
+        token: str,
+        digest: bytes,
+        found: _Verified | jws.CompactSignature,
+        key: jwk.Key,
+    ) -> VerifiedToken:
+        if isinstance(found, _Verified):
+            if found.key is key:
+                return self._recheck(digest, found)
+            found = extract_access_token(token)  # the key under this kid changed
+        claims = verify_signature(found, key)
+        self.signatures_checked += 1
+        validate_claims(self._checks, claims)
+        verified = _from_claims(claims)
+        start, end = accepted_between(claims, self.leeway)
+        self._remember(digest, _Verified(verified, _kid_of(found), key, start, end))
+        return verified
+
+    def _recheck(self, digest: bytes, verified: _Verified) -> VerifiedToken:
+        """Only the clock-dependent claims of a token that passed; expired ones are let go."""
+        now = _now()
+        if now < verified.end and now >= verified.start:
+            return verified.token
+        with self._cache_lock:
+            self._verified.pop(digest, None)
+        if now >= verified.end:
+            raise InvalidToken("the access token expired")
+        raise InvalidToken("the access token is not meant for this server")
+
+    def _remember(self, digest: bytes, verified: _Verified) -> None:
+        if self.max_cached_tokens <= 0:
+            return
+        with self._cache_lock:
+            self._verified[digest] = verified
+            while len(self._verified) > self.max_cached_tokens:
+                self._verified.popitem(last=False)
+
+    def _fetch_due(self, kid: str) -> bool:
+        stale = time.monotonic() - self._fetched_at > self.jwks_ttl
+        return (kid not in self._keys or stale) and self._may_fetch()
+
+    def _refresh(self, kid: str) -> None:
+        with self._lock:
+            # Another thread may have fetched while this one waited for the lock.
+            if self._fetch_due(kid):
+                self._fetch()
 
     def _key(self, kid: str) -> jwk.Key:
-        with self._lock:
-            stale = time.monotonic() - self._fetched_at > self.jwks_ttl
-            if (kid not in self._keys or stale) and self._may_fetch():
-                self._fetch()
-            key = self._keys.get(kid)
+        key = self._keys.get(kid)
         if key is None:
             if self._fetched_at == -float("inf"):
                 raise TemporarilyUnavailable("the issuer's keys cannot be fetched")
@@ -194,15 +283,32 @@ class JwtVerifier(_HttpOwner):
             if self._jwks_uri is None:
                 self._jwks_uri = _discover(self._http, self.issuer, "jwks_uri")
             document = self._http.get(self._jwks_uri).raise_for_status().json()
-            keys = {str(entry["kid"]): jwk.import_key(entry) for entry in document["keys"]}
+            published = {str(entry["kid"]): entry for entry in document["keys"]}
+            keys = {kid: self._imported(kid, entry) for kid, entry in published.items()}
         except (httpx.HTTPError, ValueError, KeyError, TypeError, JoseError) as exc:
             logger.warning(
                 "jwks.fetch_failed", extra={"issuer": self.issuer, "error": type(exc).__name__}
             )
             return
-        self._keys = keys
+        self._keys, self._published = keys, published
         self._fetched_at = time.monotonic()
         logger.info("jwks.fetched", extra={"issuer": self.issuer, "keys": len(keys)})
+
+    def _imported(self, kid: str, entry: Any) -> jwk.Key:
+        # An unchanged key keeps its object, so the tokens it verified stay remembered.
+        if self._published.get(kid) == entry:
+            return self._keys[kid]
+        return jwk.import_key(entry)
+
+
+def _now() -> int:
+    return math.floor(time.time())
+
+
+def _kid_of(found: _Verified | jws.CompactSignature) -> str:
+    if isinstance(found, _Verified):
+        return found.kid
+    return str(found.headers()["kid"])
 
 
 class IntrospectionVerifier(_HttpOwner):
