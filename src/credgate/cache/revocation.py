@@ -20,10 +20,8 @@ entries' own lifetime (``SHARED_TTL_SECONDS`` in ``credgate.cache.tokens``) ends
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -31,6 +29,9 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from credgate.cache.redis_link import RedisLink
 from credgate.cache.tokens import GENERATION_KEY, TokenCache
 from credgate.storage.models import AccessToken, Client, ClientSecret
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 _WATCHED_TABLES = frozenset(model.__tablename__ for model in (AccessToken, Client, ClientSecret))
 _WATCHED_MODELS = (AccessToken, Client, ClientSecret)
@@ -81,7 +82,7 @@ class RevocationBroadcast:
         while self.link is not None:
             try:
                 await self._listen_once(self.link.client)
-            except (RedisError, OSError):
+            except self.link.errors:
                 # Redis is away: entries of this layer still end within their lifetime.
                 await asyncio.sleep(LISTEN_RETRY_SECONDS)
 
