@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from conftest import LiveServer, free_port
 from credgate.storage.database import create_engine, is_sqlite
-from credgate.storage.migrate import current_revision, head_revision
+from credgate.storage.migrate import _scripts, current_revision, head_revision
+from credgate.storage.schema import engine_schema_state, shipped_revisions
 from test_cli import cli
 
 FUTURE_REVISION = "9999_from_the_future"
@@ -49,6 +50,32 @@ def _revision(url: str) -> str | None:
 def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``credgate serve`` expected to refuse: it must exit by itself, long before the timeout."""
     return cli("serve", "--port", str(free_port()), env=env, timeout=30)
+
+
+def test_the_server_reads_the_migrations_as_alembic_does() -> None:
+    # /readyz lists the migrations from their file names; Alembic from their contents.
+    alembic_revisions = [script.revision for script in _scripts().walk_revisions()]
+
+    assert shipped_revisions() == list(reversed(alembic_revisions))
+    assert shipped_revisions()[-1] == head_revision()
+
+
+def test_the_server_reads_the_revision_alembic_wrote(env: dict[str, str]) -> None:
+    url = env["CREDGATE_DATABASE_URL"]
+
+    async def state() -> tuple[str | None, bool]:
+        engine = create_engine(url)
+        try:
+            read = await engine_schema_state(engine)
+        finally:
+            await engine.dispose()
+        return read.current, read.is_current
+
+    before = asyncio.run(state())
+    assert cli("migrate", env=env).returncode == 0
+
+    assert before == (None, False)
+    assert asyncio.run(state()) == (_revision(url), True)
 
 
 def test_migrate_brings_an_empty_database_to_the_newest_schema(env: dict[str, str]) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from credgate.cache.revocation import announce_nothing
@@ -87,8 +87,11 @@ USAGE = UsageRecorder()
 
 
 def _upsert(dialect: str, bucket: Bucket, issued: int, failures: int) -> object:
-    # INSERT ... ON CONFLICT DO UPDATE: both SQLite (3.24+) and PostgreSQL speak it.
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # INSERT ... ON CONFLICT DO UPDATE: both SQLite (3.24+) and PostgreSQL speak it. Each
+    # dialect's module is imported here, where the engine has loaded it already: a server
+    # on SQLite would otherwise hold all of PostgreSQL's dialects (about 3 MB).
+    module = "postgresql" if dialect == "postgresql" else "sqlite"
+    insert = importlib.import_module(f"sqlalchemy.dialects.{module}").insert
     hour, client_id, account_id = bucket
     statement = insert(UsageCounter).values(
         bucket=hour,

@@ -9,6 +9,7 @@ and, after ``CREDGATE_ADMIN_SIGNIN_LOCK_AFTER`` in a row, lock the admin out for
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -35,8 +36,6 @@ SLOWDOWN_PER_FAILURE = 0.25  # seconds added to each answer per failure in a row
 
 # argon2-cffi's defaults are RFC 9106's second recommended argon2id profile.
 _PASSWORDS = PasswordHasher()
-# Verified against when the email is unknown, so both refusals cost the same work.
-_DUMMY_PASSWORD_HASH = _PASSWORDS.hash(secrets.token_hex(16))
 
 
 class SignInFailed(Exception):
@@ -71,6 +70,16 @@ def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ManagementError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     return _PASSWORDS.hash(password)
+
+
+@functools.cache
+def _dummy_password_hash() -> str:
+    """Verified against when the email is unknown, so both refusals cost the same work.
+
+    Made at the first such sign-in, not at import: hashing fills 64 MiB, which would raise
+    the peak resident memory of every server worker, admin pages served or not.
+    """
+    return _PASSWORDS.hash(secrets.token_hex(16))
 
 
 def _password_matches(stored: str, password: str) -> bool:
@@ -206,9 +215,11 @@ async def sign_in(
 async def _refusal(
     runtime: Runtime, admin: AdminUser | None, password: str, totp_code: str | None
 ) -> str | None:
-    stored = admin.password_hash if admin is not None else _DUMMY_PASSWORD_HASH
     # argon2 is slow by design: keep it off the event loop.
-    matched = await asyncio.to_thread(_password_matches, stored, password)
+    if admin is not None:
+        matched = await asyncio.to_thread(_password_matches, admin.password_hash, password)
+    else:
+        matched = await asyncio.to_thread(_unknown_email_password_matches, password)
     if admin is None:
         return "unknown_email"
     if not matched:
@@ -218,6 +229,10 @@ async def _refusal(
     if admin.totp_enabled and not _totp_matches(admin, totp_code):
         return "totp_required" if not totp_code else "wrong_totp"
     return None
+
+
+def _unknown_email_password_matches(password: str) -> bool:
+    return _password_matches(_dummy_password_hash(), password)
 
 
 def _refusal_text(reason: str) -> str:

@@ -7,16 +7,16 @@ functions as the CLI and the admin API, through the same tenant checks (``access
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -36,15 +36,11 @@ from credgate.storage import clients as client_store
 from credgate.storage.models import Account, Client, utcnow
 from credgate.usage import usage_series
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 HERE = Path(__file__).resolve().parent
 SIGNIN_COOKIE = "credgate_signin"
-
-templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"], default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -83,10 +79,23 @@ def _duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-templates.filters["when"] = _when
-templates.filters["ago"] = _ago
-templates.filters["duration"] = _duration
-templates.filters["iso"] = iso
+@functools.cache
+def _templates() -> Environment:
+    # Made at the first page rendered: a server that never shows the portal, as most of its
+    # workers never do, does not hold Jinja2 in memory.
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    templates = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templates.filters["when"] = _when
+    templates.filters["ago"] = _ago
+    templates.filters["duration"] = _duration
+    templates.filters["iso"] = iso
+    return templates
 
 
 def render(
@@ -96,7 +105,8 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    page = templates.get_template(name).render(
+    template = _templates().get_template(name)
+    page = template.render(
         request=request,
         me=principal,
         csrf_token=principal.csrf_token if principal else None,

@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 logger = logging.getLogger("credgate.cache")
 
@@ -30,6 +28,14 @@ PROBE_INTERVAL_SECONDS = 0.5
 
 class RedisLink:
     def __init__(self, url: str) -> None:
+        # Imported here, when a Redis URL is configured: without one no process holds redis.
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import RedisError
+
+        # What a call to Redis raises when Redis is away or failing.
+        self.errors: tuple[type[Exception], ...] = (RedisError, OSError)
         self.client: Redis = Redis.from_url(
             url,
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
@@ -46,7 +52,7 @@ class RedisLink:
             return None
         try:
             return await operation(self.client)
-        except (RedisError, OSError) as exc:
+        except self.errors as exc:
             self.degrade(exc)
             return None
 
@@ -64,7 +70,7 @@ class RedisLink:
                 await self.client.ping()
                 for hook in self.recovery_hooks:
                     await hook(self.client)
-            except (RedisError, OSError):
+            except self.errors:
                 continue
             self.state = "up"
             self._probe = None

@@ -19,17 +19,16 @@ one reading after it sees the change itself.
 
 If the increment cannot reach Redis, the link is degraded and its recovery increments the
 generation before Redis is used again. An instance cut off from Redis while the others
-still reach it leaves their shared entries in place until it reconnects, or until the
-entries' own lifetime (``SHARED_TTL_SECONDS`` in ``credgate.cache.tokens``) ends.
+still reach it cannot move the generation, but its changes still move the database's
+counter, and shared entries carry the count they were read under: the others stop using
+them within a second all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -38,6 +37,9 @@ from credgate.cache.redis_link import RedisLink
 from credgate.cache.tokens import GENERATION_KEY, TokenCache
 from credgate.storage.changes import count_change
 from credgate.storage.models import AccessToken, Account, Client, ClientSecret
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 # Accounts too: deleting one removes its clients and tokens through the database's cascade,
 # which no ORM event sees.
@@ -91,7 +93,7 @@ class RevocationBroadcast:
         while self.link is not None:
             try:
                 await self._listen_once(self.link.client)
-            except (RedisError, OSError):
+            except self.link.errors:
                 # Redis is away: entries of this layer still end within their lifetime.
                 await asyncio.sleep(LISTEN_RETRY_SECONDS)
 

@@ -18,11 +18,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 from urllib.parse import quote_plus
 
 import anyio.to_thread
-import httpx
 from joserfc import jwk, jws
 from joserfc.errors import JoseError
 from starlette.requests import HTTPConnection
@@ -35,6 +34,9 @@ from credgate.oauth2.jwt_tokens import (
     validate_claims,
     verify_signature,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger("credgate.resource")
 
@@ -89,6 +91,10 @@ def _from_claims(claims: dict[str, Any]) -> VerifiedToken:
 
 
 def _http_client(verify: ssl.SSLContext | str | bool, timeout: float) -> httpx.Client:
+    # httpx (with the command-line extras it loads when installed) is imported only by a
+    # verifier: the server imports this module for VerifiedToken and holds no verifier.
+    import httpx
+
     return httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)
 
 
@@ -278,6 +284,8 @@ class JwtVerifier(_HttpOwner):
 
     def _fetch(self) -> None:
         """Replace the cached keys; on failure keep the old ones (the issuer may be down)."""
+        import httpx  # loaded already by whoever made the verifier's client
+
         self._attempted_at = time.monotonic()
         try:
             if self._jwks_uri is None:
@@ -387,6 +395,8 @@ class IntrospectionVerifier(_HttpOwner):
 
     def _introspect(self, token: str) -> tuple[float, VerifiedToken | None]:
         """Ask the issuer; return until when the answer may be reused, and the token or None."""
+        import httpx  # loaded already by whoever made the verifier's client
+
         try:
             if self._endpoint is None:
                 self._endpoint = _discover(self._http, self.issuer, "introspection_endpoint")

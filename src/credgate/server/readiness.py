@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from credgate.oauth2.endpoints import NO_STORE, runtime_of
 from credgate.runtime import Runtime
-from credgate.storage.migrate import engine_schema_state
+from credgate.storage.schema import engine_schema_state
 
 logger = logging.getLogger("credgate.server")
 

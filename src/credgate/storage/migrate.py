@@ -6,7 +6,6 @@ import asyncio
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -14,46 +13,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from credgate import __version__
 from credgate.storage.database import create_engine
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-MIGRATE_COMMAND = "credgate migrate"
+from credgate.storage.schema import MIGRATIONS_DIR, SchemaState
 
 
 class SchemaOutOfDate(RuntimeError):
     """The database schema is not the one this version of credgate was written for."""
-
-
-@dataclass(frozen=True)
-class SchemaState:
-    current: str | None
-    head: str | None
-    known: bool
-
-    @property
-    def is_current(self) -> bool:
-        return self.current == self.head
-
-    def problem(self) -> str | None:
-        """What is wrong with the schema and the command that fixes it; None when current."""
-        if self.is_current:
-            return None
-        if not self.known:
-            # A newer credgate migrated this database; downgrading the schema from here
-            # would need migrations this version does not have.
-            return (
-                f"database schema is at revision {self.current}, which credgate "
-                f"{__version__} does not know (written by a newer version?): run "
-                "`pip install --upgrade credgate` to the version that migrated it"
-            )
-        return (
-            f"database schema is at {self.current or 'nothing (empty database)'}, credgate "
-            f"{__version__} needs {self.head}: run `{MIGRATE_COMMAND}`"
-        )
 
 
 def alembic_config(database_url: str) -> Config:
@@ -88,13 +54,6 @@ async def current_revision(database_url: str) -> str | None:
             return await connection.run_sync(_current_revision)
     finally:
         await engine.dispose()
-
-
-async def engine_schema_state(engine: AsyncEngine) -> SchemaState:
-    """The schema state through an engine the process already holds (``/readyz``)."""
-    async with engine.connect() as connection:
-        current = await connection.run_sync(_current_revision)
-    return SchemaState(current=current, head=head_revision(), known=_is_known(current))
 
 
 def schema_state(database_url: str) -> SchemaState:
