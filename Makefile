@@ -18,5 +18,5 @@ toolchains:  ## install the toolchains the example programs and OAuth library te
 loadtest:  ## three minutes of load through a worker kill, a PostgreSQL restart and a Redis outage
 	./scripts/loadtest
 
-bench:  ## benchmark against a hello-world ceiling; writes BENCHMARKS.md (under 10 minutes)
+bench:  ## benchmark against a hello-world ceiling; writes BENCHMARKS.md (about 10 minutes)
 	./scripts/bench
