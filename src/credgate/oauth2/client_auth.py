@@ -53,8 +53,9 @@ async def authenticate_client_secret(
     """The client and the secret of it that matched, or ``InvalidClient``.
 
     Unknown client, wrong secret, malformed secret and disabled client all give one answer,
-    and a wrong secret takes the same work as a right one, so a prober learns nothing about
-    which secrets are close.
+    and every refusal of a well-formed secret costs one database read of the client and its
+    secrets, whether the id exists or not, so a prober learns nothing about which client ids
+    exist. Only a success may be decided from memory, and its caller holds the secret.
     """
     if not is_acceptable_secret(credentials.client_secret):
         # A bad checksum is refused before any database read.
