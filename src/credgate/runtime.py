@@ -21,6 +21,7 @@ from credgate.storage.database import (
     create_engine,
     create_sessionmaker,
 )
+from credgate.storage.reads import Reads
 from credgate.storage.token_writer import TokenWriter
 
 _KEY_FILE = "hash.key"
@@ -58,6 +59,7 @@ class Runtime:
     broadcast: RevocationBroadcast
     clients: ClientCache
     token_writer: TokenWriter
+    reads: Reads
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -78,6 +80,7 @@ class Runtime:
             broadcast=broadcast,
             clients=ClientCache(sessions, watcher),
             token_writer=TokenWriter(engine),
+            reads=Reads(engine),
         )
 
     @property
@@ -95,4 +98,5 @@ class Runtime:
         await self.broadcast.close()
         if self.redis is not None:
             await self.redis.close()
+        await self.reads.close()
         await self.engine.dispose()

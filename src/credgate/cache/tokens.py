@@ -103,6 +103,10 @@ class TokenCache:
         self.watcher.forget()
         self._local.clear()
 
+    def find_locally(self, token_hash: str) -> Found | None:
+        """What this process holds of the token while it is trusted, else None: no I/O."""
+        return self._local_get(token_hash)
+
     async def find_token_by_hash(self, session: AsyncSession, token_hash: str) -> Found | None:
         """The token and its client as ``storage.tokens.find_token_by_hash`` would read them."""
         found = self._local_get(token_hash)

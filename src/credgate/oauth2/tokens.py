@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from credgate import metrics
-from credgate.cache.tokens import TokenCache, find_validation_facts
+from credgate.cache.tokens import Found, TokenCache, find_validation_facts
 from credgate.credentials import CredentialHasher, generate_access_token, is_well_formed_token
 from credgate.oauth2.errors import InvalidGrant, InvalidToken
 from credgate.oauth2.jwt_tokens import looks_like_jwt
@@ -198,6 +198,24 @@ async def validate_access_token(
     elif not is_well_formed_token(value):
         raise InvalidToken("the access token is malformed")
     found = await find_validation_facts(session, hasher.hash(value), cache)
+    return _valid_token(found, now)
+
+
+def validate_remembered_token(
+    cache: TokenCache, hasher: CredentialHasher, value: str, now: datetime
+) -> ValidToken | None:
+    """``validate_access_token`` for an opaque token this process holds a trusted entry of,
+    with no session and no database; None when it holds none (or the value is a JWT, whose
+    signature is checked on the full path)."""
+    if looks_like_jwt(value):
+        return None
+    if not is_well_formed_token(value):
+        raise InvalidToken("the access token is malformed")
+    found = cache.find_locally(hasher.hash(value))
+    return None if found is None else _valid_token(found, now)
+
+
+def _valid_token(found: Found | None, now: datetime) -> ValidToken:
     if found is None:
         raise InvalidToken("the access token is not recognised")
     token, client = found

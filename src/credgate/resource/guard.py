@@ -14,7 +14,7 @@ from credgate.oauth2.endpoints import runtime_of
 from credgate.oauth2.errors import InvalidRequest
 from credgate.oauth2.jwt_tokens import jwt_context
 from credgate.oauth2.rate_limits import rate_limiter_of
-from credgate.oauth2.tokens import validate_access_token
+from credgate.oauth2.tokens import validate_access_token, validate_remembered_token
 from credgate.resource.dependencies import require_token
 from credgate.resource.verifiers import VerifiedToken
 from credgate.storage.models import utcnow
@@ -32,15 +32,19 @@ class ServerVerifier:
         if connection is None:
             raise InvalidRequest("the in-process verifier needs the request")
         runtime = runtime_of(connection)
-        async with runtime.sessions() as session:
-            valid = await validate_access_token(
-                session,
-                runtime.hasher,
-                token,
-                utcnow(),
-                jwt=jwt_context(connection),
-                cache=runtime.token_cache,
-            )
+        now = utcnow()
+        # A token this process read a moment ago needs no session at all.
+        valid = validate_remembered_token(runtime.token_cache, runtime.hasher, token, now)
+        if valid is None:
+            async with runtime.sessions() as session:
+                valid = await validate_access_token(
+                    session,
+                    runtime.hasher,
+                    token,
+                    now,
+                    jwt=jwt_context(connection),
+                    cache=runtime.token_cache,
+                )
         await rate_limiter_of(connection).check_api(valid.client_id)
         return VerifiedToken(
             token_id=valid.token_id,

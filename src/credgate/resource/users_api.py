@@ -7,10 +7,11 @@ exactly like one that does not exist: 404.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import JSONResponse
 
@@ -66,7 +67,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: User) -> UserOut:
+    def of(cls, user: User | Row[Any]) -> UserOut:
         return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
 
 
@@ -123,8 +124,7 @@ async def create_user(request: Request, token: WriteToken, body: UserIn) -> JSON
     },
 )
 async def get_user(request: Request, token: ReadToken, user_id: str) -> UserOut:
-    async with runtime_of(request).sessions() as session:
-        user = await user_store.find_user(session, token.account_id, user_id)
+    user = await user_store.read_user(runtime_of(request).reads, token.account_id, user_id)
     if user is None:
         raise NotFound("no such user")
     return UserOut.of(user)

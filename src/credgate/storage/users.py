@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 
 from credgate.storage.database import AsyncSession
 from credgate.storage.models import User
+from credgate.storage.reads import Reads
+
+# Built once: a statement object keeps its compiled form, so a request pays no SQL building.
+_READ_USER = select(User.id, User.email, User.name, User.created_at).where(
+    User.id == bindparam("user_id"), User.account_id == bindparam("account_id")
+)
 
 
 async def save_user(session: AsyncSession, account_id: str, email: str, name: str) -> User:
@@ -20,6 +27,11 @@ async def save_user(session: AsyncSession, account_id: str, email: str, name: st
 async def find_user(session: AsyncSession, account_id: str, user_id: str) -> User | None:
     query = select(User).where(User.id == user_id, User.account_id == account_id)
     return await session.scalar(query)
+
+
+async def read_user(reads: Reads, account_id: str, user_id: str) -> Row[Any] | None:
+    """The user's ``id``, ``email``, ``name`` and ``created_at``, read without a session."""
+    return await reads.first(_READ_USER, {"user_id": user_id, "account_id": account_id})
 
 
 async def find_user_by_email(session: AsyncSession, account_id: str, email: str) -> User | None:

@@ -1,0 +1,97 @@
+"""Keyed single-row reads on the request path, as Core statements without an ORM session.
+
+An ORM session costs more than the read itself on a hot path: identity map, unit of work,
+a transaction begun and rolled back. These reads need none of that. On SQLite they run
+inline on the calling thread through a synchronous, read-only connection: a WAL reader
+never waits for the writer, and an indexed lookup takes less time than the hop to
+aiosqlite's thread and back, which every statement of the async driver pays. Everywhere
+else they run on a pooled connection of the async engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy
+from sqlalchemy import Engine, Executable, Row, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from credgate.storage.database import AsyncEngine, create_engine, is_sqlite
+
+logger = logging.getLogger("credgate.storage")
+
+# A reader may meet a lock only while the database recovers its WAL index or another
+# process shuts it down; it gives up quickly and the read goes through the async engine,
+# as every read does when the file cannot be opened read-only (logged once).
+_INLINE_BUSY_TIMEOUT_MS = 50
+READ_POOL_SIZE = 10
+
+
+class Reads:
+    """Runs single-row Core ``SELECT``s for one process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._inline = _inline_engine(engine)
+        self._autocommit = _autocommit_engine(engine)
+        self._deferred_before = False
+
+    async def first(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Row[Any] | None:
+        """The first row the statement returns with these bound parameters, or None."""
+        if self._inline is not None:
+            try:
+                with self._inline.connect() as connection:
+                    return connection.execute(statement, parameters).first()
+            except OperationalError as exc:
+                self._note_deferred(exc)
+        async with (self._autocommit or self.engine).connect() as connection:
+            return (await connection.execute(statement, parameters)).first()
+
+    def _note_deferred(self, exc: OperationalError) -> None:
+        if not self._deferred_before:
+            self._deferred_before = True
+            logger.warning("storage.inline_read_failed", extra={"reason": str(exc.orig)})
+
+    async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.dispose()
+        if self._autocommit is not None:
+            await self._autocommit.dispose()
+
+
+def _autocommit_engine(engine: AsyncEngine) -> AsyncEngine | None:
+    """On PostgreSQL, a small pool of its own in autocommit: a single statement needs no
+    transaction, so each read is one round trip instead of BEGIN, SELECT and ROLLBACK."""
+    if engine.dialect.name != "postgresql":
+        return None
+    url = engine.url.render_as_string(hide_password=False)
+    return create_engine(url, pool_size=READ_POOL_SIZE, autocommit=True)
+
+
+def _inline_engine(engine: AsyncEngine) -> Engine | None:
+    """A synchronous read-only engine on the same SQLite file, or None (not SQLite, or a
+    database in memory, which another connection would not see)."""
+    url = engine.url
+    if not is_sqlite(url.render_as_string(hide_password=False)):
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    # Reads never yield to the event loop, so one connection serves the whole process.
+    inline_url = make_url(f"sqlite+pysqlite:///file:{quote(database)}?mode=ro&uri=true")
+    inline = sqlalchemy.create_engine(inline_url, pool_size=1, max_overflow=4)
+    event.listen(inline, "connect", _read_only_pragmas)
+    return inline
+
+
+def _read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.execute(f"PRAGMA busy_timeout={_INLINE_BUSY_TIMEOUT_MS}")
+    cursor.close()
