@@ -27,7 +27,7 @@ __all__ = [
 CONNECT_TIMEOUT_SECONDS = 5
 IDLE_PING_SECONDS = 2.0
 SQLITE_POOL_SIZE = 20
-POSTGRES_POOL_SIZE = 20
+POSTGRES_POOL_SIZE = 10
 _CHECKED_IN_AT = "credgate.checked_in_at"
 
 # Written as users write them; credgate picks the async driver it ships with.
@@ -69,9 +69,7 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 0, autocommit: bool = False) -> AsyncEngine:
-    """The process's engine; ``pool_size`` and ``autocommit`` make a PostgreSQL engine for
-    single-statement reads (``credgate.storage.reads``)."""
+def create_engine(url: str) -> AsyncEngine:
     url = async_database_url(url)
     if is_sqlite(url):
         path = _sqlite_path(url)
@@ -84,14 +82,12 @@ def create_engine(url: str, *, pool_size: int = 0, autocommit: bool = False) -> 
     # than a hung request. No overflow: under a burst, a request waits a moment for a pooled
     # connection, where an overflow one would cost a new PostgreSQL backend per request and
     # be closed again right after.
-    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     engine = create_async_engine(
         url,
-        pool_size=pool_size or POSTGRES_POOL_SIZE,
+        pool_size=POSTGRES_POOL_SIZE,
         max_overflow=0,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
-        **options,
     )
     _ping_idle_connections(engine)
     return engine

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Executable, Row, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from credgate.storage.database import AsyncEngine, create_engine, is_sqlite
+from credgate.storage.database import AsyncEngine, is_sqlite
 
 logger = logging.getLogger("credgate.storage")
 
@@ -28,7 +28,6 @@ logger = logging.getLogger("credgate.storage")
 # process shuts it down; it gives up quickly and the read goes through the async engine,
 # as every read does when the file cannot be opened read-only (logged once).
 _INLINE_BUSY_TIMEOUT_MS = 50
-READ_POOL_SIZE = 10
 
 
 class Reads:
@@ -37,7 +36,7 @@ class Reads:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._inline = _inline_engine(engine)
-        self._autocommit = _autocommit_engine(engine)
+        self._autocommit = engine.dialect.name == "postgresql"
         self._deferred_before = False
 
     async def first(
@@ -50,7 +49,11 @@ class Reads:
                     return connection.execute(statement, parameters).first()
             except OperationalError as exc:
                 self._note_deferred(exc)
-        async with (self._autocommit or self.engine).connect() as connection:
+        async with self.engine.connect() as connection:
+            if self._autocommit:
+                # One statement needs no transaction: PostgreSQL is sent the SELECT alone,
+                # not BEGIN, SELECT and ROLLBACK (three round trips).
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
             return (await connection.execute(statement, parameters)).first()
 
     def _note_deferred(self, exc: OperationalError) -> None:
@@ -61,17 +64,6 @@ class Reads:
     async def close(self) -> None:
         if self._inline is not None:
             self._inline.dispose()
-        if self._autocommit is not None:
-            await self._autocommit.dispose()
-
-
-def _autocommit_engine(engine: AsyncEngine) -> AsyncEngine | None:
-    """On PostgreSQL, a small pool of its own in autocommit: a single statement needs no
-    transaction, so each read is one round trip instead of BEGIN, SELECT and ROLLBACK."""
-    if engine.dialect.name != "postgresql":
-        return None
-    url = engine.url.render_as_string(hide_password=False)
-    return create_engine(url, pool_size=READ_POOL_SIZE, autocommit=True)
 
 
 def _inline_engine(engine: AsyncEngine) -> Engine | None:
