@@ -27,6 +27,8 @@ logger = logging.getLogger("credgate.storage")
 # A reader may meet a lock only while the database recovers its WAL index or another
 # process shuts it down; it gives up quickly and the read goes through the async engine,
 # as every read does when the file cannot be opened read-only (logged once).
+# Known cost: the inline read runs on the event loop, so while it waits on such a lock
+# (up to this long) every request of the worker waits with it.
 _INLINE_BUSY_TIMEOUT_MS = 50
 
 
