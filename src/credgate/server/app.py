@@ -83,12 +83,13 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     install_rate_limiter(app.state, settings)
+    # Routes are matched in this order: the two that carry the load come first.
     for router in (
         token_endpoint.router,
+        users_api.router,
         revocation.router,
         token_lifecycle.router,
         metadata.router,
-        users_api.router,
         jwks_router,
         introspection_router,
     ):
