@@ -558,7 +558,7 @@ def test_secret_provider_returning_something_else_is_refused_without_a_token_req
 def test_expiry_is_measured_from_local_receipt_so_clock_skew_does_not_matter() -> None:
     from credgate.client import Token
 
-    received_at = 1_000_000.0
+    requested_at = 1_000_000.0
     body = {
         "access_token": "cgt_x",
         "token_type": "Bearer",
@@ -566,11 +566,11 @@ def test_expiry_is_measured_from_local_receipt_so_clock_skew_does_not_matter() -
         "expires_at": 1,  # a server clock far behind, or far ahead: not used
     }
 
-    token = Token.from_response(body, received_at=received_at)
+    token = Token.from_response(body, requested_at=requested_at)
 
-    assert token.expires_at == received_at + 3600
-    assert not token.needs_renewal(now=received_at + 3000)
-    assert token.needs_renewal(now=received_at + 3240)
+    assert token.expires_at == requested_at + 3600
+    assert not token.needs_renewal(now=requested_at + 3000)
+    assert token.needs_renewal(now=requested_at + 3240)
 
 
 class _FirstUnavailable(BaseHTTPRequestHandler):

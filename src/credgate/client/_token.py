@@ -18,11 +18,15 @@ MARGIN_FRACTION = 0.1
 class Token:
     """A bearer token, with its expiry on the local clock.
 
-    ``expires_at`` is the local time of receipt plus ``expires_in``, never the server's
-    ``expires_at``: a client whose clock is off still renews at the right moment.
+    ``expires_at`` is the local time the request was sent plus ``expires_in``, never the
+    server's ``expires_at``: a client whose clock is off still renews at the right moment.
+    The server issued the token after the request left, so however slow the answer (or the
+    client's own thread) was, the token is never thought to live longer than it does.
 
     ```python
-    token = Token.from_response(response.json(), received_at=time.time())
+    requested_at = time.time()
+    response = httpx.post(token_url, data=form, auth=(client_id, client_secret))
+    token = Token.from_response(response.json(), requested_at=requested_at)
     token.needs_renewal(time.time())
     ```
     """
@@ -34,8 +38,9 @@ class Token:
     scope: str | None = None
 
     @classmethod
-    def from_response(cls, body: Any, received_at: float) -> Token:
-        """Read an RFC 6749 §5.1 success body received at ``received_at`` (local time)."""
+    def from_response(cls, body: Any, requested_at: float) -> Token:
+        """Read an RFC 6749 §5.1 success body answering a request sent at ``requested_at``
+        (local time)."""
         if not isinstance(body, dict):
             raise InvalidTokenResponse("the token response is not a JSON object")
         value = body.get("access_token")
@@ -49,7 +54,7 @@ class Token:
         scope = body.get("scope")
         return cls(
             value=value,
-            expires_at=received_at + lifetime,
+            expires_at=requested_at + lifetime,
             lifetime=lifetime,
             token_id=token_id if isinstance(token_id, str) else None,
             scope=scope if isinstance(scope, str) else None,

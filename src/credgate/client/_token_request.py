@@ -101,6 +101,7 @@ def _try_once(
 ) -> tuple[Token | str, float | None]:
     """The token, or why the server is unavailable and its ``Retry-After``; protocol errors
     are raised."""
+    requested_at = time.time()
     try:
         response = http.post(token_url, data=data, headers=headers)
     except httpx.TransportError as error:
@@ -111,7 +112,7 @@ def _try_once(
     if response.status_code != 200:
         raise _protocol_error(response)
     try:
-        token = Token.from_response(response.json(), received_at=time.time())
+        token = Token.from_response(response.json(), requested_at=requested_at)
     except ValueError:
         raise InvalidTokenResponse("the token response is not JSON") from None
     logger.info(
