@@ -71,7 +71,7 @@ def _log_unavailable(exc: Exception, path: str) -> None:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """An unreachable database is a 503 to retry, never a 500; the service heals itself
-    because every request takes a fresh, pre-pinged connection from the pool."""
+    because the pool replaces connections that fail and pings those that sat idle."""
     if is_database_unavailable(exc):
         _log_unavailable(exc, request.url.path)
         return await _oauth2_error(request, TemporarilyUnavailable("the database is unavailable"))
