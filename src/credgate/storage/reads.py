@@ -5,7 +5,7 @@ a transaction begun and rolled back. These reads need none of that. On SQLite th
 inline on the calling thread through a synchronous, read-only connection: a WAL reader
 never waits for the writer, and an indexed lookup takes less time than the hop to
 aiosqlite's thread and back, which every statement of the async driver pays. Everywhere
-else they run on a pooled connection of the async engine.
+else they run on a pooled connection of the async engine, as Core statements.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class Reads:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._inline = _inline_engine(engine)
-        self._autocommit = engine.dialect.name == "postgresql"
         self._deferred_before = False
 
     async def first(
@@ -51,11 +50,10 @@ class Reads:
                     return connection.execute(statement, parameters).first()
             except OperationalError as exc:
                 self._note_deferred(exc)
+        # Known cost: on PostgreSQL this is BEGIN, SELECT and ROLLBACK, three round trips.
+        # Autocommit would make it one, but switching a shared pooled connection's isolation
+        # level back and forth is a state change every later user of it depends on.
         async with self.engine.connect() as connection:
-            if self._autocommit:
-                # One statement needs no transaction: PostgreSQL is sent the SELECT alone,
-                # not BEGIN, SELECT and ROLLBACK (three round trips).
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
             return (await connection.execute(statement, parameters)).first()
 
     def _note_deferred(self, exc: OperationalError) -> None:
