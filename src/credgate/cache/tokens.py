@@ -104,8 +104,12 @@ class TokenCache:
         self._local.clear()
 
     def find_locally(self, token_hash: str) -> Found | None:
-        """What this process holds of the token while it is trusted, else None: no I/O."""
-        return self._local_get(token_hash)
+        """What this process holds of the token while it is trusted, else None: no I/O.
+
+        A miss is not counted here: the caller goes on to ``find_token_by_hash``, which
+        looks again and counts it, so each lookup counts once in the metrics.
+        """
+        return self._local_get(token_hash, count_miss=False)
 
     async def find_token_by_hash(self, session: AsyncSession, token_hash: str) -> Found | None:
         """The token and its client as ``storage.tokens.find_token_by_hash`` would read them."""
@@ -126,7 +130,7 @@ class TokenCache:
         self._local_put(token_hash, found, epoch, started)
         return found
 
-    def _local_get(self, token_hash: str) -> Found | None:
+    def _local_get(self, token_hash: str, count_miss: bool = True) -> Found | None:
         epoch = self.watcher.current_epoch()
         if epoch is None:
             return None  # the change counter is not being read: nothing here is trusted
@@ -136,7 +140,8 @@ class TokenCache:
             and entry[0] == epoch
             and time.monotonic() - entry[1] < LOCAL_MAX_AGE_SECONDS
         )
-        metrics.count_cache_lookup("local", hit)
+        if hit or count_miss:
+            metrics.count_cache_lookup("local", hit)
         return entry[2] if entry is not None and hit else None
 
     def _local_put(self, token_hash: str, found: Found, epoch: int, read_started: float) -> None:

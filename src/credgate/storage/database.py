@@ -75,6 +75,8 @@ def create_engine(url: str) -> AsyncEngine:
         path = _sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+        # No overflow: each aiosqlite connection is a thread of its own, and overflow ones
+        # were started and ended per request under load.
         engine = create_async_engine(url, pool_size=SQLITE_POOL_SIZE, max_overflow=0)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine

@@ -24,11 +24,6 @@ async def save_user(session: AsyncSession, account_id: str, email: str, name: st
     return user
 
 
-async def find_user(session: AsyncSession, account_id: str, user_id: str) -> User | None:
-    query = select(User).where(User.id == user_id, User.account_id == account_id)
-    return await session.scalar(query)
-
-
 async def read_user(reads: Reads, account_id: str, user_id: str) -> Row[Any] | None:
     """The user's ``id``, ``email``, ``name`` and ``created_at``, read without a session."""
     return await reads.first(_READ_USER, {"user_id": user_id, "account_id": account_id})
