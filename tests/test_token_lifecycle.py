@@ -6,6 +6,7 @@ wait sleep only as long as the expiry they pin needs.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from client_sdk_support import log_events
 from conftest import LiveServer, Seeded, start_server, stop_server
 from credgate import management
 from credgate.credentials import generate_access_token
@@ -109,6 +111,40 @@ def test_token_revoked_through_rfc7009_is_refused_at_once(
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     assert_refused(http, issued["access_token"])
+
+
+def test_refused_token_is_logged_with_reason_and_ids_but_never_the_token(
+    server: LiveServer, http: httpx.Client, seeded: Seeded
+) -> None:
+    issued = server.token(seeded)
+    revoked = http.delete(
+        f"/oauth/tokens/{issued['token_id']}", headers=bearer(issued["access_token"])
+    )
+    assert revoked.status_code == 204
+
+    assert_refused(http, issued["access_token"])
+    refusals = log_events(server, "token.refused", seeded.client_id)
+
+    assert [(r["reason"], r["token_id"]) for r in refusals] == [
+        ("the access token was revoked", issued["token_id"])
+    ]
+    assert refusals[0]["level"] == "INFO"
+    assert refusals[0]["path"] == "/api/users"
+    assert issued["access_token"] not in server.log_file.read_text()
+
+
+def test_unknown_token_refusal_is_logged_without_ids(
+    server: LiveServer, http: httpx.Client
+) -> None:
+    unknown = generate_access_token()
+
+    assert_refused(http, unknown)
+    log = server.log_file.read_text()
+    refusals = [json.loads(line) for line in log.splitlines() if '"token.refused"' in line]
+
+    assert refusals[-1]["reason"] == "the access token is not recognised"
+    assert (refusals[-1]["client_id"], refusals[-1]["token_id"]) == (None, None)
+    assert unknown not in log
 
 
 @pytest.mark.parametrize("credentials", ["own-bearer", "owner-basic"])

@@ -122,6 +122,17 @@ class InvalidToken(BearerError):
     status_code = 401
 
 
+class RefusedToken(InvalidToken):
+    """A token credgate knows but no longer honours: revoked, expired, or its client is not
+    active. The ids let the refusal be logged by token and client; the answer is the same
+    ``InvalidToken``."""
+
+    def __init__(self, description: str, token_id: str, client_id: str) -> None:
+        super().__init__(description)
+        self.token_id = token_id
+        self.client_id = client_id
+
+
 class InsufficientScope(BearerError):
     error = "insufficient_scope"
     status_code = 403

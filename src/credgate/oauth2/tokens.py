@@ -9,9 +9,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from credgate import metrics
-from credgate.cache.tokens import Found, TokenCache, find_validation_facts
+from credgate.cache.tokens import (
+    ClientRecord,
+    Found,
+    TokenCache,
+    TokenRecord,
+    find_validation_facts,
+)
 from credgate.credentials import CredentialHasher, generate_access_token, is_well_formed_token
-from credgate.oauth2.errors import InvalidGrant, InvalidToken
+from credgate.oauth2.errors import InvalidGrant, InvalidToken, RefusedToken
 from credgate.oauth2.jwt_tokens import looks_like_jwt
 from credgate.oauth2.scopes import format_scope, parse_scope
 from credgate.storage import tokens as token_store
@@ -219,12 +225,9 @@ def _valid_token(found: Found | None, now: datetime) -> ValidToken:
     if found is None:
         raise InvalidToken("the access token is not recognised")
     token, client = found
-    if token.revoked_at is not None:
-        raise InvalidToken("the access token was revoked")
-    if token.expires_at <= now:
-        raise InvalidToken("the access token expired")
-    if client.status != "active":
-        raise InvalidToken("the client of the access token is not active")
+    reason = _refusal_reason(token, client, now)
+    if reason is not None:
+        raise RefusedToken(reason, token.token_id, token.client_id)
     return ValidToken(
         token_id=token.token_id,
         client_id=token.client_id,
@@ -235,6 +238,16 @@ def _valid_token(found: Found | None, now: datetime) -> ValidToken:
         chain_started_at=token.chain_started_at,
         secret_id=token.secret_id,
     )
+
+
+def _refusal_reason(token: TokenRecord, client: ClientRecord, now: datetime) -> str | None:
+    if token.revoked_at is not None:
+        return "the access token was revoked"
+    if token.expires_at <= now:
+        return "the access token expired"
+    if client.status != "active":
+        return "the client of the access token is not active"
+    return None
 
 
 async def renew_token(
