@@ -200,6 +200,20 @@ def _fresh_connection_status(server: LiveServer, token: dict) -> int:  # type: i
         return status_of(http, USERS, token)
 
 
+def _sample_fresh_connections(
+    server: LiveServer,
+    token: dict,  # type: ignore[type-arg]
+    seconds: float,
+) -> list[tuple[float, int]]:
+    """(seconds since the start when the answer came, status) for ``seconds`` of requests."""
+    started = time.monotonic()
+    samples = []
+    while time.monotonic() - started < seconds:
+        status = _fresh_connection_status(server, token)
+        samples.append((time.monotonic() - started, status))
+    return samples
+
+
 def test_revocation_reaches_every_worker_within_a_second(workers: LiveServer) -> None:
     seeded = workers.client()
     token = workers.token(seeded)
@@ -207,13 +221,16 @@ def test_revocation_reaches_every_worker_within_a_second(workers: LiveServer) ->
     with workers.http() as http:
         revoked = http.delete(f"/oauth/tokens/{token['token_id']}", headers=bearer(token))
 
-    delay = seconds_until(
-        lambda: all(_fresh_connection_status(workers, token) == 401 for _ in range(6))
-    )
-    after = [_fresh_connection_status(workers, token) for _ in range(10)]
+    # Until the bound has passed, a worker that has not yet heard may still serve the token;
+    # so sample for a while past it, each time on a new connection, which either worker may
+    # take, and look at when the token was last served and what the late samples say.
+    samples = _sample_fresh_connections(workers, token, seconds=WITHIN + 0.5)
+    last_served = max((at for at, status in samples if status == 200), default=0.0)
+    late = [status for at, status in samples if at >= WITHIN]
 
-    print(f"revoked, refused by every worker after {delay:.3f} s")
+    print(f"revoked, last served {last_served:.3f} s after, {len(samples)} samples")
     assert before == [200] * 10
     assert revoked.status_code == 204
-    assert delay < WITHIN
-    assert after == [401] * 10
+    assert last_served < WITHIN
+    assert len(late) >= 10
+    assert set(late) == {401}
