@@ -78,3 +78,26 @@ def test_reads_leave_no_transaction_open(server: LiveServer) -> None:
             return idle_in_transaction.scalar_one()
 
     assert server.run(scenario) == 0
+
+
+def test_a_connection_used_for_a_read_serves_sessions_in_transactions_again(
+    server: LiveServer,
+) -> None:
+    async def scenario(runtime: Runtime) -> list[Any]:
+        account = await _new_account(runtime)
+        user_id = await _new_user(runtime, account, "Ada")
+        # One at a time, so the session is handed the pooled connection the read gave back.
+        await user_store.read_user(runtime.reads, account, user_id)
+        async with runtime.sessions() as session:
+            await session.execute(update(User).where(User.id == user_id).values(name="Grace"))
+            await session.rollback()
+        after_rollback = await user_store.read_user(runtime.reads, account, user_id)
+        isolation = None
+        if runtime.engine.dialect.name == "postgresql":
+            async with runtime.sessions() as session:
+                isolation = await session.scalar(text("SHOW transaction_isolation"))
+        return [after_rollback.name, isolation]
+
+    name, isolation = server.run(scenario)
+    assert name == "Ada"
+    assert isolation in (None, "read committed")

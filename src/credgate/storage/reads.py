@@ -5,11 +5,14 @@ a transaction begun and rolled back. These reads need none of that. On SQLite th
 inline on the calling thread through a synchronous, read-only connection: a WAL reader
 never waits for the writer, and an indexed lookup takes less time than the hop to
 aiosqlite's thread and back, which every statement of the async driver pays. Everywhere
-else they run on a pooled connection of the async engine, as Core statements.
+else they run on a pooled connection of the async engine, as Core statements, outside any
+transaction: one statement needs none, and on PostgreSQL that is one round trip for the
+``SELECT`` instead of three with ``BEGIN`` and ``ROLLBACK``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +33,8 @@ logger = logging.getLogger("credgate.storage")
 # Known cost: the inline read runs on the event loop, so while it waits on such a lock
 # (up to this long) every request of the worker waits with it.
 _INLINE_BUSY_TIMEOUT_MS = 50
+_KEPT_FOR_SESSIONS = 2
+_UNSIZED_POOL_READERS = 4
 
 
 class Reads:
@@ -38,6 +43,13 @@ class Reads:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._inline = _inline_engine(engine)
+        # SQLAlchemy's own idiom: the same pool, each connection put in autocommit for the
+        # time it is checked out here, and set back to the default as it returns to the pool.
+        # (SQLite's driver begins no transaction for a SELECT in the first place.)
+        self._pooled = engine
+        if engine.dialect.name == "postgresql":
+            self._pooled = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._queue = asyncio.Semaphore(_readers_allowed(engine))
         self._deferred_before = False
 
     async def first(
@@ -50,10 +62,7 @@ class Reads:
                     return connection.execute(statement, parameters).first()
             except OperationalError as exc:
                 self._note_deferred(exc)
-        # Known cost: on PostgreSQL this is BEGIN, SELECT and ROLLBACK, three round trips.
-        # Autocommit would make it one, but switching a shared pooled connection's isolation
-        # level back and forth is a state change every later user of it depends on.
-        async with self.engine.connect() as connection:
+        async with self._queue, self._pooled.connect() as connection:
             return (await connection.execute(statement, parameters)).first()
 
     def _note_deferred(self, exc: OperationalError) -> None:
@@ -64,6 +73,20 @@ class Reads:
     async def close(self) -> None:
         if self._inline is not None:
             self._inline.dispose()
+
+
+def _readers_allowed(engine: AsyncEngine) -> int:
+    """How many reads may hold a pooled connection at once.
+
+    Reads wait their turn on a semaphore, first come first served, rather than on the pool:
+    the pool's asyncio queue lets a newcomer take a connection just given back before the
+    waiter woken for it runs, and that waiter goes to the back of the line. Under load a few
+    unlucky reads waited hundreds of milliseconds (p99 300 to 650 ms on one worker at 64
+    connections, against 80 to 90 ms through the semaphore). Two connections stay out of
+    the readers' reach, for sessions and the change counter.
+    """
+    pool_size = getattr(engine.pool, "size", lambda: _UNSIZED_POOL_READERS)()
+    return max(1, pool_size - _KEPT_FOR_SESSIONS)
 
 
 def _inline_engine(engine: AsyncEngine) -> Engine | None:
