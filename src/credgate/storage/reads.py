@@ -82,8 +82,11 @@ def _readers_allowed(engine: AsyncEngine) -> int:
     the pool's asyncio queue lets a newcomer take a connection just given back before the
     waiter woken for it runs, and that waiter goes to the back of the line. Under load a few
     unlucky reads waited hundreds of milliseconds (p99 300 to 650 ms on one worker at 64
-    connections, against 80 to 90 ms through the semaphore). Two connections stay out of
+    connections, against 85 to 100 ms through the semaphore). Two connections stay out of
     the readers' reach, for sessions and the change counter.
+
+    Known shortcoming: sessions (the token writer, cache misses, the Admin Portal) still wait
+    on the pool's own queue, so under a burst one of them can lose its turn the same way.
     """
     pool_size = getattr(engine.pool, "size", lambda: _UNSIZED_POOL_READERS)()
     return max(1, pool_size - _KEPT_FOR_SESSIONS)
